@@ -110,6 +110,7 @@ DemoStep = Callable[..., None]
 def demo_seed(
     *, accounts: int, seed: int, password: str, say: Callable[[str], None] = print
 ) -> DemoResult:
+    from engagements.demo_lifecycle import demo_lifecycle
     from territories.demo import demo_accounts
 
     users, engagements = demo_core(password=password)
@@ -118,6 +119,7 @@ def demo_seed(
     for index, (engagement, prefix) in enumerate(((northwind, "NW"), (bluepeak, "BP"))):
         demo_accounts(engagement=engagement, n=accounts, seed=seed + index, id_prefix=prefix)
         say(f"{engagement}: {accounts:,} accounts.")
+    demo_lifecycle(users=users, northwind=northwind, bluepeak=bluepeak, say=say)
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),

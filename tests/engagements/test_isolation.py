@@ -58,12 +58,34 @@ def objects(world):
         comment="not yet",
         evidence=SignoffEvidence("127.0.0.1", "test", "test"),
     )
+    from engagements.models import Stakeholder
+    from engagements.services import assumption_register, feedback_add, stakeholder_save
+    from tests.factories import make_meeting, make_upload
+
+    engagement = world.engagement
+    meeting = make_meeting(engagement)
+    assumption = assumption_register(
+        engagement=engagement, key="x.y", category="other", statement="S", value=1
+    )
+    feedback = feedback_add(meeting=meeting, text="F", actor=world.architect)
+    stakeholder = stakeholder_save(
+        stakeholder=Stakeholder(engagement=engagement, name="Pat"), actor=world.architect
+    )
     return {
-        "engagement_pk": world.engagement.pk,
+        "engagement_pk": engagement.pk,
         "job_pk": job.pk,
         "account_pk": account.pk,
         "version_pk": version.pk,
         "record_pk": record.pk,
+        "meeting_pk": meeting.pk,
+        "assumption_pk": assumption.pk,
+        "feedback_pk": feedback.pk,
+        "stakeholder_pk": stakeholder.pk,
+        "item_pk": engagement.checklist_items.first().pk,
+        "term_pk": engagement.definition_terms.first().pk,
+        "membership_pk": engagement.memberships.get(user=world.viewer).pk,
+        "upload_pk": make_upload(engagement, world.customer).pk,
+        "phase_number": 1,
     }
 
 
