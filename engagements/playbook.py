@@ -797,7 +797,7 @@ def format_placeholder(value: Any, fmt: str) -> str:
         for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
             if abs(amount) >= size:
                 scaled = amount / size
-                return f"${scaled:,.1f}".rstrip("0").rstrip(".") + suffix
+                return f"${scaled:,.2f}".rstrip("0").rstrip(".") + suffix
         return f"${amount:,.0f}"
     if fmt == "number":
         try:

@@ -10,6 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
     "engagements/chain.py",
+    "engagements/customer_list.py",
+    "engagements/lifecycle.py",
+    "engagements/playbook.py",
     "territories/quality.py",
     "territories/synthetic.py",
     "territories/balancing",

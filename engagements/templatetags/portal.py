@@ -51,3 +51,18 @@ def can_tick(item: Any, access: Any) -> bool:
     if getattr(item, "owner", "") == "customer":
         return "customer_input" in caps
     return "edit" in caps
+
+
+@register.filter
+def hours(value: Any) -> str:
+    """Hours without needless zeros: 9.5, 6, 2.25."""
+    from decimal import Decimal, InvalidOperation
+
+    if value is None or value == "":
+        return "0"
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    text = f"{number.quantize(Decimal('0.01')):f}".rstrip("0").rstrip(".")
+    return text or "0"

@@ -206,20 +206,19 @@ def _architect(request: HttpRequest) -> HttpResponse:
     rows = dashboard.engagement_overviews(engagements, with_cells=False)
     ids = [e.pk for e in engagements]
     now = timezone.now()
+    by_id = {e.pk: e for e in engagements}
     meetings = list(
         Meeting.objects.filter(
             engagement_id__in=ids,
             status=Meeting.Status.PLANNED,
             scheduled_at__lt=now + timedelta(days=14),
-        )
-        .select_related("engagement")
-        .order_by("scheduled_at")
+        ).order_by("scheduled_at")
     )
     feedback = list(
         FeedbackItem.objects.filter(
             engagement_id__in=ids, status=FeedbackItem.Status.OPEN, owner=user
         )
-        .select_related("engagement", "meeting")
+        .select_related("meeting")
         .order_by("created_at")
     )
     intakes = {i.engagement_id: i for i in IntakeForm.objects.filter(engagement_id__in=ids)}
@@ -258,7 +257,7 @@ def _architect(request: HttpRequest) -> HttpResponse:
         overdue = meeting.scheduled_at < now
         due.append(
             (
-                meeting.engagement,
+                by_id[meeting.engagement_id],
                 "meeting",
                 f"{'Overdue: record the outcome of' if overdue else 'Upcoming:'} {meeting.title}, "
                 f"{timezone.localtime(meeting.scheduled_at):%a %d %b %H:%M}",
@@ -267,7 +266,7 @@ def _architect(request: HttpRequest) -> HttpResponse:
     for item in feedback:
         due.append(
             (
-                item.engagement,
+                by_id[item.engagement_id],
                 "feedback",
                 f"Feedback for you ({item.meeting.title}): {item.text[:120]}",
             )
