@@ -41,6 +41,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -609,11 +610,15 @@ class _ZipTable:
         sizes = frame.groupby(["unit", "county"]).size().rename("zips").reset_index()
         sizes = sizes.sort_values(["unit", "zips", "county"], ascending=[True, False, True])
         touched: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        for unit, fips, count in sizes.itertuples(index=False):
-            touched[unit].append((fips, int(count)))
+        for unit, fips, count in zip(
+            sizes["unit"].tolist(), sizes["county"].tolist(), sizes["zips"].tolist(), strict=True
+        ):
+            touched[unit].append((fips, count))
         self.point_units: dict[str, _PointUnit] = {
             unit: _PointUnit(x, y, lon, lat, tuple(touched[unit]))
-            for unit, x, y, lon, lat in centres.itertuples()
+            for unit, (x, y, lon, lat) in zip(
+                centres.index.tolist(), centres.to_numpy().tolist(), strict=True
+            )
         }
         self.state_point_units: dict[tuple[str, str], list[str]] = defaultdict(list)
         for uid in self.point_units:  # sorted by the groupby
@@ -1228,7 +1233,7 @@ def render_us_map_svg(
     title: str = "Territory map",
     description: str = "",
     width: int | None = MAP_WIDTH,
-    markers: bool = True,
+    markers: Literal["shared", "all", "none"] = "shared",
     svg_id: str = "us-map",
 ) -> str:
     """A self-contained SVG map of the US coloured by territory, with its legend.
@@ -1237,8 +1242,10 @@ def render_us_map_svg(
     drawn whole, in its own territory's colour; a state with sub-units (split) is drawn by
     county. A county takes its own unit's territory; in a state split by ZIP area or city it
     takes the territory holding most of the county's ZIP codes (an approximation: ZIP areas
-    and cities have no boundaries in us-atlas), and ``markers`` draws a dot at each such
-    unit's centroid in its territory's colour. Anything unassigned is :data:`NEUTRAL_FILL`
+    and cities have no boundaries in us-atlas), and a dot at such a unit's centroid shows its
+    own territory: ``markers="shared"`` (default) draws the dots of units touching a county
+    that several territories share — where the county colour hides something — ``"all"``
+    every unit's, ``"none"`` none. Anything unassigned is :data:`NEUTRAL_FILL`
     (and the legend gains a "Not assigned" row). State borders are drawn on top.
 
     Every shape carries ``data-unit`` (its unit id) and a ``<title>`` tooltip. Text is escaped;
@@ -1250,6 +1257,8 @@ def render_us_map_svg(
     """
     if not re.fullmatch(r"[A-Za-z][\w-]*", svg_id):
         raise ValueError(f"svg_id {svg_id!r} must be letters, digits, - or _")
+    if markers not in ("shared", "all", "none"):
+        raise ValueError(f"markers {markers!r} is not one of shared, all, none")
     rows = {}
     for row in legend:
         if row.key in rows:
@@ -1318,8 +1327,12 @@ def render_us_map_svg(
             states_svg.append(shape(state, atlas.path(state), whole.get(state)))
 
     dots = []
-    if markers:
+    shared = {fips for fips, tally in votes.items() if len(tally) > 1}
+    if markers != "none":
         for code, key in sorted(point_units):
+            touches = {fips for fips, _ in zips.point_units[code].counties}
+            if markers == "shared" and not touches & shared:
+                continue
             unit = zips.point_units[code]
             dots.append(
                 f'<circle cx="{unit.x:.1f}" cy="{unit.y:.1f}" r="2.2" fill="{fill_of[key]}" '

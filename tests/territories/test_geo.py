@@ -567,14 +567,30 @@ def test_split_states_are_drawn_by_county_with_zip_areas_by_majority():
     assert shapes["CA:C06037"].get("fill") == legend[1].color
     assert shapes["CA:C06059"].get("fill") == geo.NEUTRAL_FILL  # Orange: nobody's
     assert len([u for u in shapes if u.startswith("CA:C")]) == 58
-    # Manhattan (New York County) is coloured by the ZIP areas holding most of its ZIP codes,
-    # and each ZIP area gets a dot at its centroid.
+    # Manhattan (New York County) is coloured by the ZIP areas holding most of its ZIP codes;
+    # it is not shared, so its ZIP areas need no dot.
     assert shapes["NY:C36061"].get("fill") == legend[2].color
     assert shapes["NY:C36061"].find(f"{SVG}title").text.endswith("(most ZIP codes)")
-    assert shapes["NY:Z100"].tag == f"{SVG}circle"
-    assert shapes["NY:Z100"].get("fill") == legend[2].color
-    no_dots = geo.render_us_map_svg(assignment=assignment, legend=legend, markers=False)
-    assert "<circle" not in no_dots
+    assert "NY:Z100" not in shapes
+    everything = _shapes(geo.render_us_map_svg(assignment=assignment, legend=legend, markers="all"))
+    assert everything["NY:Z100"].tag == f"{SVG}circle"
+    assert everything["NY:Z100"].get("fill") == legend[2].color
+
+
+def test_dots_show_the_units_of_counties_that_territories_share():
+    legend = _legend(("d", "Dallas", 1, 1.0), ("i", "Irving", 1, 1.0))
+    # Dallas and Irving are both mostly in Dallas County; Plano is in Collin County.
+    assignment = {"TX:CITY:Dallas": "d", "TX:CITY:Irving": "i", "TX:CITY:Plano": "d"}
+    shapes = _shapes(geo.render_us_map_svg(assignment=assignment, legend=legend))
+    assert shapes["TX:CITY:Dallas"].get("fill") == legend[0].color
+    assert shapes["TX:CITY:Irving"].get("fill") == legend[1].color
+    assert shapes["TX:CITY:Irving"].find(f"{SVG}title").text == "Irving, TX: Irving"
+    assert "TX:CITY:Plano" not in shapes
+    assert shapes["TX:C48113"].get("fill") == legend[0].color  # Dallas has more ZIP codes
+    none = geo.render_us_map_svg(assignment=assignment, legend=legend, markers="none")
+    assert "<circle" not in none
+    with pytest.raises(ValueError, match="markers"):
+        geo.render_us_map_svg(assignment=assignment, legend=legend, markers="some")
 
 
 def test_user_text_is_escaped_everywhere():
