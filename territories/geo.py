@@ -294,10 +294,6 @@ _ALASKA = _Conic.build((55, 65), 154, (-2, 58.5), _K * 0.35, (_TX - 0.307 * _K, 
 _HAWAII = _Conic.build((8, 18), 157, (-3, 19.9), _K, (_TX - 0.205 * _K, _TY + 0.212 * _K))
 
 
-def _inset(state: str) -> _Conic:
-    return _ALASKA if state == "AK" else _HAWAII if state == "HI" else _LOWER48
-
-
 def project(lon: object, lat: object, states: object) -> tuple[np.ndarray, np.ndarray]:
     """Longitude/latitude (degrees) → map pixels, with Alaska and Hawaii in their insets.
 
@@ -549,7 +545,7 @@ class _ZipTable:
     """Every ZIP code of the 50 states and DC, joined to us-atlas counties."""
 
     def __init__(self, atlas: _Atlas) -> None:
-        import zipcodes  # the package parses its JSON on import (~0.4 s): load only when used
+        import zipcodes  # list_all() decodes its whole data set (~0.4 s): only when needed
 
         records = sorted(
             (z for z in zipcodes.list_all() if z["state"] in STATE_FIPS),
@@ -734,7 +730,7 @@ def _resolve(
     elif zip_state != state:
         why = f"ZIP code {zip5} is in {zip_state}, not {state}"
     else:
-        why = f"ZIP code {zip5} is not in the ZIP table"
+        why = f"ZIP code {zip5} gives no {granularity} unit"
     return UnitResolution(f"{state}:?", f"{state} is split by {granularity}, but {why}")
 
 
@@ -826,8 +822,7 @@ def unit_ids(
                 explain=False,
             ).unit
             for i in first.tolist()
-        ]
-        + [UNKNOWN],
+        ],
         dtype=object,
     )
     return _series_like(states, resolved[combo_codes], "unit")
