@@ -211,9 +211,14 @@ def engagement_overviews(
     phases: dict[int, list[Phase]] = defaultdict(list)
     for phase in Phase.objects.filter(engagement_id__in=ids).order_by("engagement_id", "number"):
         phases[phase.engagement_id].append(phase)
-    subphases: dict[int, list[SubPhase]] = defaultdict(list)
-    for sub in SubPhase.objects.filter(engagement_id__in=ids).order_by("engagement_id", "position"):
-        subphases[sub.phase_id].append(sub)
+    # (pk, code, name) per phase: plain tuples, sixteen per engagement.
+    subphases: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    for pk, phase_id, code, name in (
+        SubPhase.objects.filter(engagement_id__in=ids)
+        .order_by("engagement_id", "position")
+        .values_list("pk", "phase_id", "code", "name")
+    ):
+        subphases[phase_id].append((pk, code, name))
     # Required items grouped by what decides whether they count and are done.
     item_rows = (
         ChecklistItem.objects.filter(engagement_id__in=ids, required=True)
@@ -268,9 +273,9 @@ def engagement_overviews(
         for phase in phases.get(engagement.pk, []):
             open_counts: dict[str, int] = {}
             total = done_total = 0
-            for sub in subphases.get(phase.pk, []):
+            for sub_pk, sub_code, _ in subphases.get(phase.pk, []):
                 open_n = 0
-                for row in items.get(sub.pk, []):
+                for row in items.get(sub_pk, []):
                     if not lifecycle.item_applies(row["condition"], options):
                         continue
                     done = (
@@ -283,7 +288,7 @@ def engagement_overviews(
                         done_total += row["n"]
                     else:
                         open_n += row["n"]
-                open_counts[sub.code] = open_n
+                open_counts[sub_code] = open_n
             closed = phase.status == Phase.Status.CLOSED
             progress = PhaseProgress(
                 number=phase.number,
@@ -297,10 +302,11 @@ def engagement_overviews(
             progress_list.append(progress)
             if not closed and current is None:
                 current = progress
-                codes = [s.code for s in subphases.get(phase.pk, [])]
+                codes = [code for _, code, _ in subphases.get(phase.pk, [])]
                 current_code = lifecycle.current_subphase(codes, open_counts)
                 current_name = next(
-                    (s.name for s in subphases.get(phase.pk, []) if s.code == current_code), ""
+                    (name for _, code, name in subphases.get(phase.pk, []) if code == current_code),
+                    "",
                 )
                 gate_name = f"{phase.name} gate"
                 gate_blockers = lifecycle.gate_blockers(

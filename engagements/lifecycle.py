@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -28,9 +28,10 @@ class Blocker:
     count: int = 1  # how many things this line stands for ("3 open items in 1c")
 
 
-def item_applies(when: str, options: Iterable[str]) -> bool:
-    """An item with a condition applies only when the engagement has that option."""
-    return not when or when in set(options)
+def item_applies(when: str, options: Container[str]) -> bool:
+    """An item with a condition applies only when the engagement has that option (``options``
+    is a set of condition names; called once per item, so it is not copied)."""
+    return not when or when in options
 
 
 def gate_blockers(

@@ -51,6 +51,7 @@ COLUMNS = [
     ("finish", "Calendar projection"),
 ]
 NUMERIC = {"days", "assumed", "signoffs", "hours"}
+FEEDBACK_PER_ENGAGEMENT = 5
 CSV_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -263,13 +264,24 @@ def _architect(request: HttpRequest) -> HttpResponse:
                 f"{timezone.localtime(meeting.scheduled_at):%a %d %b %H:%M}",
             )
         )
+    # At most a few feedback lines per engagement: the list is a to-do, not an archive.
+    shown: dict[int, int] = {}
+    hidden: dict[int, int] = {}
     for item in feedback:
+        if shown.get(item.engagement_id, 0) >= FEEDBACK_PER_ENGAGEMENT:
+            hidden[item.engagement_id] = hidden.get(item.engagement_id, 0) + 1
+            continue
+        shown[item.engagement_id] = shown.get(item.engagement_id, 0) + 1
         due.append(
             (
                 by_id[item.engagement_id],
                 "feedback",
                 f"Feedback for you ({item.meeting.title}): {item.text[:120]}",
             )
+        )
+    for engagement_id, count in hidden.items():
+        due.append(
+            (by_id[engagement_id], "feedback", f"…and {count} more open feedback items for you")
         )
     return render(
         request,
