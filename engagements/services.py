@@ -1812,6 +1812,15 @@ def intake_upload(
     return record
 
 
+def intake_customer_list(*, engagement: Engagement) -> IntakeUpload | None:
+    """The customer list most recently uploaded with the intake form (for the account import:
+    ``upload.file`` is the file as the customer sent it; ``name_column`` and ``value_column``
+    say which columns hold the customer name and the contract value)."""
+    return (
+        IntakeUpload.objects.filter(engagement=engagement).order_by("-uploaded_at", "-id").first()
+    )
+
+
 def _sha256(content: bytes) -> str:
     import hashlib
 

@@ -115,3 +115,17 @@ def test_ticking_an_item_updates_the_gate_panel_without_a_reload(
         "!document.querySelector('#gate-panel').innerText.includes('1a: Pull CRM data')"
     )
     assert world.engagement.checklist_items.get(key="1a.b.crm").done
+
+
+def test_the_intake_form_saves_as_the_customer_types(world, page, live_server, browser_login):
+    from engagements.models import IntakeForm
+
+    browser_login("customer")
+    page.goto(f"{live_server.url}/engagements/{world.engagement.pk}/intake/")
+    page.fill("#id_pain_points", "Reps fight over California every week")
+    page.wait_for_selector("#intake-status >> text=Saved at")
+    assert "12% complete" in page.inner_text("#intake-status")  # one of eight sections
+    assert (
+        IntakeForm.objects.get(engagement=world.engagement).pain_points
+        == "Reps fight over California every week"
+    )

@@ -299,9 +299,16 @@ def test_customer_downloads_come_from_providers(world, client):
 
 
 def test_architects_due_list_caps_feedback_per_engagement(world, client):
-    meeting = meeting_create(engagement=world.engagement, kind="kickoff", scheduled_at=timezone.now(), actor=world.architect)
+    meeting = meeting_create(
+        engagement=world.engagement,
+        kind="kickoff",
+        scheduled_at=timezone.now(),
+        actor=world.architect,
+    )
     for i in range(8):
-        feedback_add(meeting=meeting, text=f"Point {i}", actor=world.architect, owner=world.architect)
+        feedback_add(
+            meeting=meeting, text=f"Point {i}", actor=world.architect, owner=world.architect
+        )
     client.force_login(world.architect)
     html = client.get("/").content.decode()
     assert html.count("Feedback for you (Kickoff Call)") == 5

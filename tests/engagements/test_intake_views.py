@@ -150,3 +150,20 @@ def test_the_form_works_without_javascript(world, client):
     assert IntakeForm.objects.get(engagement=world.engagement).org_ae == 8
     response = client.post(_url(world), {**COMPLETE, "fiscal_year_start": "someday"})
     assert response.status_code == 200 and "Enter a valid date." in response.content.decode()
+
+
+def test_the_latest_customer_list_is_there_for_the_import(world, client):
+    from engagements.services import intake_customer_list
+
+    assert intake_customer_list(engagement=world.engagement) is None
+    client.force_login(world.customer)
+    _upload(client, world)
+    _upload(client, world, "Customer,Contract value\nSolo Ltd,5000\n", name="second.csv")
+    latest = intake_customer_list(engagement=world.engagement)
+    assert (latest.original_name, latest.rows, latest.name_column, latest.value_column) == (
+        "second.csv",
+        1,
+        "Customer",
+        "Contract value",
+    )
+    assert latest.file.read() == b"Customer,Contract value\nSolo Ltd,5000\n"

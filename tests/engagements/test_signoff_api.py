@@ -309,3 +309,9 @@ def test_simultaneous_signoffs_are_serialised_into_one_chain(world, monkeypatch)
     assert [r.sequence for r in records] == [1, 2]
     assert records[1].previous_hash == records[0].record_hash
     assert signoff_verify(engagement=world.engagement) == (2, [])
+
+
+def test_an_engagement_can_still_be_deleted_with_its_evidence(world):
+    _approve(world, _publish(world))
+    world.engagement.delete()
+    assert not SignoffRecord.objects.exists() and not SignoffVersion.objects.exists()
