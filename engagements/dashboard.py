@@ -45,6 +45,7 @@ from engagements.models import (
     SubPhase,
     User,
 )
+from engagements.services import signoff_aggregate_state
 
 
 @dataclass(frozen=True)
@@ -184,18 +185,12 @@ def _signoff_states(engagement_ids: list[int]) -> dict[int, dict[str, str]]:
 
 
 def _state(states: dict[str, str], subject: str) -> str:
+    """A subject's state; a group subject ("definitions") aggregates its items."""
     if subject in states:
         return states[subject]
     if ":" in subject:
         return "none"
-    children = [s for k, s in states.items() if k.startswith(f"{subject}:")]
-    if not children:
-        return "none"
-    if all(s == "approved" for s in children):
-        return "approved"
-    if any(s == "declined" for s in children):
-        return "declined"
-    return "pending"
+    return signoff_aggregate_state(s for k, s in states.items() if k.startswith(f"{subject}:"))
 
 
 def engagement_overviews(

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from engagements import chain, lifecycle
+from engagements.access import role_for
+from engagements.customer_list import CustomerListError, inspect_customer_list
 from engagements.lifecycle import Blocker
 from engagements.models import (
     CUSTOMER_ROLES,
@@ -588,8 +593,6 @@ def signoff_decide(
     approver, ``ValidationError`` for a decline without a comment or an approval without a name.
     Appends to the engagement's hash chain under a lock on the engagement row.
     """
-    from engagements.access import role_for
-
     engagement = version.engagement
     if decision not in SignoffRecord.Decision.values:
         raise ValidationError(f"Unknown decision {decision!r}.")
@@ -946,12 +949,6 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
 
 
 # --- Checklists ------------------------------------------------------------------------------
-
-
-def _signoff_states(engagement: Engagement, subjects: Iterable[str]) -> dict[str, str]:
-    """States of several subjects (group subjects aggregated) in two queries."""
-    statuses = signoff_statuses(engagement=engagement)
-    return {subject: _state_from(statuses, subject) for subject in subjects}
 
 
 def _state_from(statuses: dict[str, SignoffStatus], subject: str) -> str:
@@ -1771,8 +1768,6 @@ def intake_upload(
 
     Refused whole, with the rows named, when any row is unreadable: nothing half-stored.
     """
-    from engagements.customer_list import CustomerListError, inspect_customer_list
-
     content = uploaded.read()
     try:
         summary = inspect_customer_list(
@@ -1780,8 +1775,6 @@ def intake_upload(
         )
     except CustomerListError as exc:
         raise ValidationError(exc.problems) from exc
-    from django.core.files.base import ContentFile
-
     record = IntakeUpload(
         engagement=engagement,
         original_name=uploaded.name[:255],
@@ -1822,8 +1815,6 @@ def intake_customer_list(*, engagement: Engagement) -> IntakeUpload | None:
 
 
 def _sha256(content: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(content).hexdigest()
 
 
@@ -1868,8 +1859,6 @@ def hours_log(
     note: str = "",
 ) -> HoursEntry:
     """Log hours worked on the engagement (0 < hours ≤ 24, not in the future)."""
-    from decimal import Decimal, InvalidOperation
-
     try:
         amount = Decimal(str(hours))
     except (InvalidOperation, ValueError) as exc:
