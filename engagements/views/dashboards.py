@@ -7,7 +7,6 @@ import csv
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -315,7 +314,7 @@ def _customer(request: HttpRequest) -> HttpResponse:
     )
     certificates = list(
         SignoffRecord.objects.filter(engagement_id__in=ids)
-        .filter(Q(decision=SignoffRecord.Decision.APPROVED))
+        .filter(decision=SignoffRecord.Decision.APPROVED)
         .order_by("-sequence")[:50]
     )
     statuses_by_engagement = signoff_statuses_for(engagement_ids=ids)

@@ -245,3 +245,18 @@ def test_panel_shows_each_state_and_offers_signing_only_to_the_approver(world, c
     )
     stale = _panel(world, world.architect, "definitions:enterprise")
     assert "version 2 needs a new sign-off" in stale
+
+
+def test_behind_the_tls_proxy_the_address_the_proxy_saw_is_recorded(
+    world, client, version, settings
+):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    client.force_login(world.customer)
+    client.post(
+        _url(world, version),
+        _approve_post(version),
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.50",
+    )
+    # The left entries are whatever the client claimed; the proxy appended the real one.
+    assert SignoffRecord.objects.get().ip_address == "203.0.113.50"
