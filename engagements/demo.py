@@ -110,14 +110,21 @@ DemoStep = Callable[..., None]
 def demo_seed(
     *, accounts: int, seed: int, password: str, say: Callable[[str], None] = print
 ) -> DemoResult:
-    from territories.demo import demo_accounts
+    from territories.demo import demo_territories
 
     users, engagements = demo_core(password=password)
     northwind, bluepeak = engagements
     say(f"Users and engagements ready ({len(users)} users, {len(engagements)} engagements).")
     for index, (engagement, prefix) in enumerate(((northwind, "NW"), (bluepeak, "BP"))):
-        demo_accounts(engagement=engagement, n=accounts, seed=seed + index, id_prefix=prefix)
-        say(f"{engagement}: {accounts:,} accounts.")
+        demo_territories(
+            engagement=engagement,
+            n=accounts,
+            seed=seed + index,
+            id_prefix=prefix,
+            actor=users["architect"],
+            three_segments=engagement == northwind,
+        )
+        say(f"{engagement}: {accounts:,} accounts imported and valued, ICP matrix, team roster.")
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),
