@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import views as config_views
-from engagements import views as engagement_views
+from engagements.views import core as engagement_views
 
 urlpatterns = [
     path("", engagement_views.home, name="home"),

@@ -3,10 +3,13 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from engagements.models import (
     ActivityEvent,
+    Assumption,
     CustomerOrganization,
     Engagement,
     Job,
     Membership,
+    SignoffRecord,
+    SignoffVersion,
     User,
 )
 
@@ -55,3 +58,47 @@ class ActivityEventAdmin(admin.ModelAdmin):
     list_display = ("created_at", "engagement", "actor", "verb", "summary")
     list_filter = ("verb",)
     readonly_fields = [f.name for f in ActivityEvent._meta.fields]
+
+
+@admin.register(Assumption)
+class AssumptionAdmin(admin.ModelAdmin):
+    list_display = ("key", "engagement", "category", "state", "blocking", "source", "changed_at")
+    list_filter = ("state", "category", "blocking", "source")
+    search_fields = ("key", "statement", "engagement__name")
+    # State moves go through the register's pages (history and activity log), not the admin.
+    readonly_fields = ("state", "corrected_value", "meeting", "changed_at", "created_at")
+
+
+class ReadOnlyEvidenceAdmin(admin.ModelAdmin):
+    """Sign-off versions and records are evidence: viewable, never editable."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SignoffVersion)
+class SignoffVersionAdmin(ReadOnlyEvidenceAdmin):
+    list_display = ("subject", "version", "title", "engagement", "published_at")
+    list_filter = ("subject",)
+    search_fields = ("subject", "title", "engagement__name")
+
+
+@admin.register(SignoffRecord)
+class SignoffRecordAdmin(ReadOnlyEvidenceAdmin):
+    list_display = (
+        "sequence",
+        "engagement",
+        "subject",
+        "version_number",
+        "decision",
+        "signer_name",
+        "signed_at",
+    )
+    list_filter = ("decision",)
+    search_fields = ("subject", "signer_username", "engagement__name")

@@ -49,3 +49,20 @@ def make_account(engagement: Engagement, **fields) -> Account:
     }
     defaults.update(fields)
     return Account.objects.create(engagement=engagement, **defaults)
+
+
+def make_meeting(engagement: Engagement, **fields):
+    from django.utils import timezone
+
+    from engagements.models import Meeting
+
+    defaults = {
+        "kind": "kickoff",
+        "kind_name": "Kickoff",
+        "title": f"Meeting {next(_seq)}",
+        "subphase": "1b",
+        "scheduled_at": timezone.now(),
+        "status": Meeting.Status.HELD,
+    }
+    defaults.update(fields)
+    return Meeting.objects.create(engagement=engagement, **defaults)

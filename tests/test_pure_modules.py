@@ -9,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
+    "engagements/chain.py",
     "territories/quality.py",
     "territories/synthetic.py",
     "territories/balancing",

@@ -43,9 +43,28 @@ def _fill(route: str, values: dict[str, int]) -> str:
 
 @pytest.fixture
 def objects(world):
+    from engagements.services import SignoffEvidence, signoff_decide, signoff_publish
+
     job = Job.objects.create(engagement=world.engagement, kind="x", title="t")
     account = make_account(world.engagement)
-    return {"engagement_pk": world.engagement.pk, "job_pk": job.pk, "account_pk": account.pk}
+    version = signoff_publish(
+        engagement=world.engagement, subject="icp_matrix", title="ICP", text="T1", actor=None
+    )
+    record = signoff_decide(
+        version=version,
+        decision="declined",
+        signer=world.customer,
+        signer_name="",
+        comment="not yet",
+        evidence=SignoffEvidence("127.0.0.1", "test", "test"),
+    )
+    return {
+        "engagement_pk": world.engagement.pk,
+        "job_pk": job.pk,
+        "account_pk": account.pk,
+        "version_pk": version.pk,
+        "record_pk": record.pk,
+    }
 
 
 def test_there_are_engagement_routes_to_check():
