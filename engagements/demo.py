@@ -122,9 +122,15 @@ def demo_seed(
             seed=seed + index,
             id_prefix=prefix,
             actor=users["architect"],
+            approver=users["customer" if engagement == northwind else "customer2"],
             three_segments=engagement == northwind,
+            # Northwind has signed its ICP matrix and valuation; Bluepeak's wait for signature.
+            approve=engagement == northwind,
         )
-        say(f"{engagement}: {accounts:,} accounts imported and valued, ICP matrix, team roster.")
+        say(
+            f"{engagement}: {accounts:,} accounts imported and valued, ICP matrix and valuation "
+            f"{'signed' if engagement == northwind else 'published for sign-off'}, team roster."
+        )
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),

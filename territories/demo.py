@@ -8,6 +8,7 @@ is rebuilt from the synthetic universe's owners.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 from pathlib import Path
@@ -190,12 +191,92 @@ def demo_territories(
     n: int,
     seed: int,
     id_prefix: str,
-    actor: User | None,
+    actor: User,
+    approver: User,
     three_segments: bool,
+    approve: bool,
 ) -> AccountImport:
     """The whole territories demo of one engagement; returns the import."""
     demo_model(engagement=engagement, actor=actor, three_segments=three_segments)
     record = demo_accounts(engagement=engagement, n=n, seed=seed, id_prefix=id_prefix, actor=actor)
     labels = services.segment_definition_get(engagement=engagement).scheme().labels
     demo_team(engagement=engagement, actor=actor, segment_labels=labels)
+    demo_agreements(engagement=engagement, architect=actor, approver=approver, approve=approve)
     return record
+
+
+def _meeting(engagement: Engagement, *, kind: str, name: str, days_ago: int, actor: User | None):
+    """The demo's meeting of ``kind`` (reused when one exists, so reruns add none)."""
+    from django.utils import timezone
+
+    from engagements.models import Meeting
+
+    meeting = Meeting.objects.filter(engagement=engagement, kind=kind).order_by("pk").first()
+    if meeting is None:
+        meeting = Meeting.objects.create(
+            engagement=engagement,
+            kind=kind,
+            kind_name=name,
+            title=name,
+            subphase="1c",
+            scheduled_at=timezone.now() - dt.timedelta(days=days_ago),
+            status=Meeting.Status.HELD,
+            created_by=actor,
+        )
+    return meeting
+
+
+def demo_agreements(
+    *, engagement: Engagement, architect: User, approver: User, approve: bool
+) -> None:
+    """The ICP matrix and segments confirmed in the ICP/TAM workshop, the valuation approach in
+    the valuation review; both published for sign-off and, with ``approve``, signed by the
+    customer approver. Idempotent: confirmed stays confirmed, a signed version stays signed."""
+    from engagements.models import Assumption
+    from engagements.services import (
+        SignoffClosed,
+        SignoffEvidence,
+        assumption_decide,
+        signoff_decide,
+    )
+
+    workshop = _meeting(
+        engagement, kind="icp_tam_workshop", name="ICP/TAM Workshop", days_ago=12, actor=architect
+    )
+    review = _meeting(
+        engagement, kind="valuation_review", name="Valuation Review", days_ago=5, actor=architect
+    )
+    decisions = {
+        services.SEGMENTS_KEY: workshop,
+        **dict.fromkeys(services.TIER_KEYS.values(), workshop),
+        **{
+            services.VALUATION_KEYS[name]: review
+            for name in ("method", "statistic", "hedge_factor", "expansion_factor", "min_customers")
+        },
+    }
+    states = services.assumption_states(engagement=engagement)
+    for key, meeting in decisions.items():
+        assumption = states.get(key)
+        if assumption is not None and assumption.state == Assumption.State.ASSUMED:
+            assumption_decide(
+                assumption=assumption,
+                decision="confirm",
+                meeting=meeting,
+                actor=architect,
+                note="Agreed with the VP Sales and RevOps.",
+            )
+    for subject in (services.ICP_SUBJECT, services.METHODOLOGY_SUBJECT):
+        version = services.territories_publish(
+            engagement=engagement, subject=subject, actor=architect
+        )
+        if not approve:
+            continue
+        with contextlib.suppress(SignoffClosed):  # signed on an earlier run
+            signoff_decide(
+                version=version,
+                decision="approved",
+                signer=approver,
+                signer_name=approver.get_full_name() or approver.username,
+                comment="",
+                evidence=SignoffEvidence("127.0.0.1", "demo seed", "demo seed"),
+            )

@@ -20,8 +20,14 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from engagements.exports import csv_bytes
-from engagements.models import Engagement, Job, User
-from engagements.services import activity_record
+from engagements.models import Assumption, Engagement, Job, User
+from engagements.services import (
+    activity_record,
+    assumption_register,
+    assumptions_for,
+    signoff_latest,
+    signoff_publish,
+)
 from territories import coverage, ingest, segments, tiers, valuation
 from territories.models import (
     Account,
@@ -43,6 +49,9 @@ Progress = Callable[[float, str], None]
 
 def _no_progress(progress: float, message: str = "") -> None:
     return None
+
+
+_MISSING = object()
 
 
 ACCOUNT_COLUMNS: tuple[str, ...] = tuple(f for f in STANDARD_FIELDS if f != "external_id")
@@ -104,12 +113,94 @@ def tier_rules_ordered(*, engagement: Engagement) -> list[TierRule]:
     return sorted(rules, key=lambda r: (rank[r.tier], r.position, r.pk))
 
 
-def model_inputs(*, engagement: Engagement) -> dict[str, Any]:
-    """The segment scheme, tier rules and valuation parameters a valuation would use now."""
+def configured_inputs(*, engagement: Engagement) -> dict[str, Any]:
+    """The segment scheme, tier rules and valuation parameters as the architect set them."""
     scheme = segment_definition_get(engagement=engagement).scheme()
     rules = [r.rule() for r in tier_rules_ordered(engagement=engagement)]
     params = valuation_settings_get(engagement=engagement).params()
     return {"scheme": scheme, "rules": rules, "params": params}
+
+
+def model_inputs(*, engagement: Engagement) -> dict[str, Any]:
+    """What a valuation uses now: the configured inputs, except where the customer corrected an
+    assumption in a meeting (the register's corrected value wins, as SPEC §3 wants).
+
+    Adds ``corrections`` (what was taken from the register) and ``warnings`` (corrections that
+    could not be used, with the reason); both are lists of sentences for the pages.
+    """
+    configured = configured_inputs(engagement=engagement)
+    register = _register_rows(engagement)
+    corrections: list[str] = []
+    warnings: list[str] = []
+
+    def corrected(key: str):
+        row = register.get(key)
+        if row is None or row.state != Assumption.State.CORRECTED:
+            return _MISSING
+        return row.corrected_value
+
+    scheme = configured["scheme"]
+    value = corrected(SEGMENTS_KEY)
+    if value is not _MISSING:
+        try:
+            candidate = segments.SegmentScheme.from_dict(value)
+            problems = candidate.problems()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            problems = [f"not a segment definition ({exc})"]
+        if problems:
+            warnings.append(f"The corrected segments cannot be used: {' '.join(problems)}")
+        else:
+            scheme = candidate
+            corrections.append("Segments: " + "; ".join(candidate.describe()))
+
+    rules = list(configured["rules"])
+    for tier in tiers.TIERS:
+        value = corrected(TIER_KEYS[tier])
+        if value is _MISSING:
+            continue
+        try:
+            own = [_rule_from_register(tier, item) for item in value]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            warnings.append(f"The corrected {tier} rules cannot be used ({exc}).")
+            continue
+        rules = [r for r in rules if r.tier != tier] + own
+        corrections.append(f"{tier} rules: " + (" or ".join(r.describe() for r in own) or "none"))
+    rules = tiers.ordered((r.tier, i, r) for i, r in enumerate(rules))
+
+    params = configured["params"]
+    changes = {}
+    for name, key in VALUATION_KEYS.items():
+        value = corrected(key)
+        if value is not _MISSING:
+            changes[name] = value
+    if changes:
+        try:
+            candidate = valuation.ValuationParams(**{**params.as_dict(), **changes})
+            problems = candidate.problems()
+        except (TypeError, ValueError) as exc:
+            problems = [str(exc)]
+        if problems:
+            warnings.append(
+                f"The corrected valuation parameters cannot be used: {' '.join(problems)}"
+            )
+        else:
+            params = candidate
+            corrections += [f"{name.replace('_', ' ')}: {v}" for name, v in changes.items()]
+    return {
+        "scheme": scheme,
+        "rules": rules,
+        "params": params,
+        "corrections": corrections,
+        "warnings": warnings,
+    }
+
+
+def _rule_from_register(tier: str, item: dict[str, Any]) -> tiers.Rule:
+    conditions = tuple(tiers.Condition.from_dict(c) for c in item["conditions"])
+    for condition in conditions:
+        if condition.op not in tiers.OPERATORS:
+            raise ValueError(f"unknown operator {condition.op!r}")
+    return tiers.Rule(tier=tier, conditions=conditions, name=str(item.get("name", "")))
 
 
 def _inputs_snapshot(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +221,227 @@ def valuation_is_stale(*, engagement: Engagement, summary: ValuationSummary | No
     current = _inputs_snapshot(model_inputs(engagement=engagement))
     stored = {k: summary.inputs.get(k) for k in ("segments", "rules", "params")}
     return json.loads(json.dumps(current)) != stored
+
+
+# --- The assumptions register and customer sign-off --------------------------------------------
+
+SEGMENTS_KEY = "segments.thresholds"
+TIER_KEYS: dict[str, str] = {t: f"tiers.{t}.rules" for t in tiers.TIERS}
+VALUATION_KEYS: dict[str, str] = {
+    name: f"valuation.{name}"
+    for name in (
+        "method",
+        "statistic",
+        "hedge_factor",
+        "expansion_factor",
+        "min_customers",
+        "scale_basis",
+        "caps",
+    )
+}
+COVERAGE_KEY = "coverage.model"
+CAPACITY_KEY = "coverage.capacity"
+# Territory design cannot proceed until segments, the ICP matrix and the valuation approach are
+# agreed (seed 000, Definition Alignment): these keep the Strategy gate closed while ASSUMED.
+BLOCKING_KEYS = frozenset({SEGMENTS_KEY, TIER_KEYS["T1"], VALUATION_KEYS["method"]})
+ICP_SUBJECT = "icp_matrix"
+METHODOLOGY_SUBJECT = "valuation_methodology"
+
+
+def _register_rows(engagement: Engagement) -> dict[str, Assumption]:
+    """This app's assumptions by key (one query)."""
+    return {
+        a.key: a
+        for a in assumptions_for(engagement=engagement).select_related("meeting")
+        if a.key.startswith(("segments.", "tiers.", "valuation.", "coverage."))
+    }
+
+
+def _statement(text: str) -> str:
+    return text if len(text) <= 500 else text[:499] + "…"
+
+
+def _register_items(
+    configured: dict[str, Any], engagement: Engagement
+) -> list[tuple[str, str, str, Any]]:
+    """(key, category, statement, value) of every parameter this app owns."""
+    C = Assumption.Category
+    scheme: segments.SegmentScheme = configured["scheme"]
+    params: valuation.ValuationParams = configured["params"]
+    rules: list[tiers.Rule] = configured["rules"]
+    items: list[tuple[str, str, str, Any]] = [
+        (SEGMENTS_KEY, C.SEGMENTS, "Segments: " + "; ".join(scheme.describe()), scheme.as_dict())
+    ]
+    for tier in tiers.TIERS:
+        own = [r for r in rules if r.tier == tier]
+        text = " OR ".join(f"({r.describe()})" for r in own) if own else "no rule"
+        items.append(
+            (
+                TIER_KEYS[tier],
+                C.ICP_TIERS,
+                f"{tiers.TIER_LABELS[tier]} accounts: {text}",
+                [{"name": r.name, "conditions": [c.as_dict() for c in r.conditions]} for r in own],
+            )
+        )
+    stat = valuation.STATISTICS[params.statistic]
+    caps = "; ".join(f"{s} at ${v:,.0f}" for s, v in params.caps.items())
+    items += [
+        (
+            VALUATION_KEYS["method"],
+            C.VALUATION,
+            f"Accounts are valued by the {params.method} method: "
+            + valuation.METHODS[params.method].split(": ", 1)[1],
+            params.method,
+        ),
+        (
+            VALUATION_KEYS["statistic"],
+            C.VALUATION,
+            f"Benchmarks use the {stat} of current customers' contract values",
+            params.statistic,
+        ),
+        (
+            VALUATION_KEYS["hedge_factor"],
+            C.VALUATION,
+            f"Prospects are valued at {params.hedge_factor:g} × the segment-tier benchmark",
+            params.hedge_factor,
+        ),
+        (
+            VALUATION_KEYS["expansion_factor"],
+            C.VALUATION,
+            f"Current customers are valued at their ACV plus "
+            f"{100 * params.expansion_factor:g} % expansion potential",
+            params.expansion_factor,
+        ),
+        (
+            VALUATION_KEYS["min_customers"],
+            C.VALUATION,
+            f"A segment × tier benchmark needs at least {params.min_customers} customers; "
+            "below that the segment's figure (then all customers') is used",
+            params.min_customers,
+        ),
+        (
+            VALUATION_KEYS["scale_basis"],
+            C.VALUATION,
+            "The scaled method values prospects per " + valuation.SCALE_BASES[params.scale_basis],
+            params.scale_basis,
+        ),
+        (
+            VALUATION_KEYS["caps"],
+            C.VALUATION,
+            f"Scaled prospect values are capped: {caps}"
+            if caps
+            else "Scaled prospect values are not capped",
+            dict(params.caps),
+        ),
+    ]
+    coverage_rules = coverage_rules_effective(engagement=engagement)
+    parts = []
+    for segment in scheme.labels:
+        cells = [
+            f"{r.tier} {r.touches_per_year:g}×/yr"
+            + (f" {r.accounts_per_rep:g}/rep" if r.accounts_per_rep else " no rep")
+            for r in coverage_rules
+            if r.segment == segment
+        ]
+        parts.append(f"{segment}: {', '.join(cells)}")
+    items.append(
+        (
+            COVERAGE_KEY,
+            C.COVERAGE,
+            "Coverage model (touches a year, accounts per rep): " + "; ".join(parts),
+            [
+                {
+                    "segment": r.segment,
+                    "tier": r.tier,
+                    "touches_per_year": r.touches_per_year,
+                    "channel": r.channel,
+                    "accounts_per_rep": r.accounts_per_rep,
+                }
+                for r in coverage_rules
+            ],
+        )
+    )
+    capacity = capacity_settings_get(engagement=engagement).by_state()
+    items.append(
+        (
+            CAPACITY_KEY,
+            C.COVERAGE,
+            "Rep capacity in accounts: "
+            + ", ".join(f"{coverage.RAMP_STATES[s].lower()} {v}" for s, v in capacity.items()),
+            capacity,
+        )
+    )
+    return items
+
+
+def assumptions_sync(*, engagement: Engagement, actor: User | None = None) -> None:
+    """Register every parameter of this app in the assumptions register (idempotent): a new one
+    starts ASSUMED, an unchanged one is left alone, a changed one goes back to ASSUMED."""
+    configured = configured_inputs(engagement=engagement)
+    for key, category, statement, value in _register_items(configured, engagement):
+        assumption_register(
+            engagement=engagement,
+            key=key,
+            category=category,
+            statement=_statement(statement),
+            value=value,
+            blocking=key in BLOCKING_KEYS,
+            source="territories",
+            actor=actor,
+        )
+
+
+def assumption_states(*, engagement: Engagement) -> dict[str, Assumption]:
+    """This app's assumptions by key, for the pages to show their state (one query)."""
+    return _register_rows(engagement)
+
+
+def icp_matrix_text(*, engagement: Engagement) -> str:
+    rules = model_inputs(engagement=engagement)["rules"]
+    return "\n".join(["ICP tier matrix", "", *tiers.matrix_lines(rules)])
+
+
+def methodology_text(*, engagement: Engagement) -> str:
+    inputs = model_inputs(engagement=engagement)
+    lines = valuation.methodology_lines(inputs["params"], inputs["scheme"])
+    return "\n".join(["Account valuation methodology", "", *lines])
+
+
+SIGNOFF_TITLES = {
+    ICP_SUBJECT: "ICP tier matrix",
+    METHODOLOGY_SUBJECT: "Account valuation methodology",
+}
+
+
+def signoff_text(*, engagement: Engagement, subject: str) -> str:
+    if subject == ICP_SUBJECT:
+        return icp_matrix_text(engagement=engagement)
+    return methodology_text(engagement=engagement)
+
+
+def territories_publish(*, engagement: Engagement, subject: str, actor: User | None):
+    """Publish the ICP matrix or the valuation methodology, as it stands, for customer sign-off
+    (no new version when the text did not change)."""
+    if subject not in SIGNOFF_TITLES:
+        raise ValidationError(f"Nothing to publish under {subject!r}.")
+    if subject == ICP_SUBJECT and not TierRule.objects.filter(engagement=engagement).exists():
+        raise ValidationError("The ICP tier matrix has no rule yet: add rules before publishing.")
+    return signoff_publish(
+        engagement=engagement,
+        subject=subject,
+        title=SIGNOFF_TITLES[subject],
+        text=signoff_text(engagement=engagement, subject=subject),
+        actor=actor,
+    )
+
+
+def signoff_changed(*, engagement: Engagement, subject: str) -> bool | None:
+    """Whether the text as it stands differs from the latest published version (None: never
+    published)."""
+    latest = signoff_latest(engagement=engagement, subject=subject)
+    if latest is None:
+        return None
+    return latest.text != signoff_text(engagement=engagement, subject=subject)
 
 
 # --- Computing segments, tiers and values ------------------------------------------------------
@@ -154,6 +466,9 @@ def accounts_revalue(
     Idempotent: replaces what the previous run wrote. If the configuration changes while it
     runs, it runs again with the new one, so the stored values always match the last edit.
     """
+    # The architect's prep starts everything ASSUMED: the first valuation registers the
+    # defaults too, so nothing the values depend on is missing from the register.
+    assumptions_sync(engagement=engagement, actor=job.created_by if job else None)
     for _attempt in range(3):
         inputs = model_inputs(engagement=engagement)
         snapshot = _inputs_snapshot(inputs)
@@ -752,6 +1067,7 @@ def segment_definition_update(
     definition.bands = [b.as_dict() for b in scheme.bands]
     definition.updated_at = timezone.now()
     definition.save()
+    assumptions_sync(engagement=engagement, actor=actor)
     activity_record(
         engagement=engagement,
         actor=actor,
@@ -815,6 +1131,7 @@ def tier_rule_save(
     rule.conditions = [c.as_dict() for c in conditions]
     rule.updated_at = timezone.now()
     rule.save()
+    assumptions_sync(engagement=engagement, actor=actor)
     activity_record(
         engagement=engagement,
         actor=actor,
@@ -831,6 +1148,7 @@ def tier_rule_delete(*, rule: TierRule, actor: User | None) -> None:
     engagement, text = rule.engagement, f"{rule.tier}: {rule.rule().describe()}"
     rule.delete()
     _renumber(engagement, rule.tier)
+    assumptions_sync(engagement=engagement, actor=actor)
     activity_record(
         engagement=engagement,
         actor=actor,
@@ -853,6 +1171,7 @@ def tier_rule_move(*, rule: TierRule, up: bool, actor: User | None) -> None:
         if sibling.position != position:
             sibling.position = position
             sibling.save(update_fields=["position"])
+    assumptions_sync(engagement=rule.engagement, actor=actor)
     activity_record(
         engagement=rule.engagement,
         actor=actor,
@@ -913,6 +1232,7 @@ def valuation_settings_update(
         setattr(row, name, value)
     row.updated_at = timezone.now()
     row.save()
+    assumptions_sync(engagement=engagement, actor=actor)
     if before != params.as_dict():
         changed = [k for k, v in params.as_dict().items() if before is None or before[k] != v]
         activity_record(
@@ -929,9 +1249,53 @@ def valuation_settings_update(
 
 
 def coverage_rules_effective(*, engagement: Engagement) -> list[coverage.CoverageRule]:
+    """One rule per segment × tier: the architect's, else seed 003's default."""
     labels = segment_definition_get(engagement=engagement).scheme().labels
     stored = [r.rule() for r in CoverageRule.objects.filter(engagement=engagement)]
     return coverage.rules_for(labels, stored)
+
+
+def _corrected(engagement: Engagement, key: str) -> Any:
+    row = _register_rows(engagement).get(key)
+    if row is None or row.state != Assumption.State.CORRECTED:
+        return _MISSING
+    return row.corrected_value
+
+
+def coverage_inputs(*, engagement: Engagement) -> dict[str, Any]:
+    """Coverage rules and capacity in use: the configured ones unless corrected in a meeting."""
+    rules = coverage_rules_effective(engagement=engagement)
+    capacity = capacity_settings_get(engagement=engagement).by_state()
+    warnings = []
+    value = _corrected(engagement, COVERAGE_KEY)
+    if value is not _MISSING:
+        try:
+            corrected = [
+                coverage.CoverageRule(
+                    str(r["segment"]),
+                    str(r["tier"]),
+                    float(r["touches_per_year"]),
+                    str(r.get("channel", "")),
+                    None
+                    if r.get("accounts_per_rep") in (None, "")
+                    else float(r["accounts_per_rep"]),
+                )
+                for r in value
+            ]
+            labels = segment_definition_get(engagement=engagement).scheme().labels
+            rules = coverage.rules_for(labels, corrected)
+        except (KeyError, TypeError, ValueError) as exc:
+            warnings.append(f"The corrected coverage model cannot be used ({exc}).")
+    value = _corrected(engagement, CAPACITY_KEY)
+    if value is not _MISSING:
+        try:
+            candidate = {s: int(value[s]) for s in coverage.RAMP_STATES}
+            if any(v <= 0 for v in candidate.values()):
+                raise ValueError("capacities must be positive")
+            capacity = candidate
+        except (KeyError, TypeError, ValueError) as exc:
+            warnings.append(f"The corrected rep capacity cannot be used ({exc}).")
+    return {"rules": rules, "capacity": capacity, "warnings": warnings}
 
 
 @transaction.atomic
@@ -974,6 +1338,7 @@ def capacity_update(
             raise ValidationError(f"Capacity for {state} must be 1–500 accounts.")
         setattr(row, state, int(value))
     row.save()
+    assumptions_sync(engagement=engagement, actor=actor)
     activity_record(
         engagement=engagement,
         actor=actor,
@@ -985,7 +1350,7 @@ def capacity_update(
 
 
 def coverage_overview(*, engagement: Engagement) -> dict[str, Any]:
-    """Everything the coverage page shows, in a fixed number of queries (five)."""
+    """Everything the coverage page shows, in a fixed number of queries whatever the data."""
     from django.db.models import Count
 
     labels = segment_definition_get(engagement=engagement).scheme().labels
@@ -996,10 +1361,10 @@ def coverage_overview(*, engagement: Engagement) -> dict[str, Any]:
         .annotate(n=Count("id"))
         .order_by()
     }
-    rules = coverage_rules_effective(engagement=engagement)
-    table = coverage.coverage_table(counts, rules)
+    inputs = coverage_inputs(engagement=engagement)
+    table = coverage.coverage_table(counts, inputs["rules"])
     capacity = capacity_settings_get(engagement=engagement)
-    by_state = capacity.by_state()
+    by_state = inputs["capacity"]
     reps = [r for r in Rep.objects.filter(engagement=engagement, active=True) if r.carries_accounts]
     hires = [h for h in PlannedHire.objects.filter(engagement=engagement) if h.carries_accounts]
     seats = [coverage.Seat(r.segment, r.ramp_state, r.effective_capacity(by_state)) for r in reps]
@@ -1009,6 +1374,8 @@ def coverage_overview(*, engagement: Engagement) -> dict[str, Any]:
         "rules": table,
         "headcount": coverage.headcount(table, seats, planned, by_state, labels),
         "capacity": capacity,
+        "capacity_in_use": by_state,
+        "warnings": inputs["warnings"],
         "segments": labels,
         "unvalued": sum(n for (seg, _), n in counts.items() if not seg),
     }

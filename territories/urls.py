@@ -23,6 +23,12 @@ urlpatterns = [
     path("tiers/", views.tier_matrix, name="tier_matrix"),
     path("tiers/new/", views.tier_rule_edit, name="tier_rule_create"),
     path("tiers/preview/", views.tier_rule_preview, name="tier_rule_preview"),
+    path(
+        "tiers/publish/",
+        views.signoff_publish,
+        {"subject": "icp_matrix"},
+        name="tier_matrix_publish",
+    ),
     path("tiers/<int:rule_pk>/", views.tier_rule_edit, name="tier_rule_edit"),
     path("tiers/<int:rule_pk>/delete/", views.tier_rule_delete, name="tier_rule_delete"),
     path("tiers/<int:rule_pk>/move/", views.tier_rule_move, name="tier_rule_move"),
@@ -30,6 +36,12 @@ urlpatterns = [
     path("segments/", views.segment_list, name="segment_list"),
     path("valuation/", views.valuation_detail, name="valuation_detail"),
     path("valuation/revalue/", views.valuation_revalue, name="valuation_revalue"),
+    path(
+        "valuation/publish/",
+        views.signoff_publish,
+        {"subject": "valuation_methodology"},
+        name="valuation_publish",
+    ),
     path("coverage/", views.coverage_detail, name="coverage_detail"),
     # .../accounts/team/...
     path("team/", views.team, name="team"),

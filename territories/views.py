@@ -293,12 +293,19 @@ def tier_matrix(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     for index, rule in enumerate(rules):
         rule.matches = matches[index] if index < len(matches) else None
     distribution = summary.tier_distribution if summary else []
+    register = services.assumption_states(engagement=engagement)
+    for group in groups:
+        group["assumption"] = register.get(services.TIER_KEYS[group["tier"]])
+    inputs = services.model_inputs(engagement=engagement)
     return render(
         request,
         "territories/tier_matrix.html",
         _page(
             engagement,
             groups=groups,
+            corrections=[c for c in inputs["corrections"] if c[:2] in tiers.TIERS],
+            register_warnings=inputs["warnings"],
+            changed=services.signoff_changed(engagement=engagement, subject=services.ICP_SUBJECT),
             summary=summary,
             stale=stale,
             distribution=distribution,
@@ -460,6 +467,27 @@ def tier_rule_move(request: HttpRequest, engagement: Engagement, rule_pk: int):
     )
 
 
+@engagement_view(Capability.EDIT)
+@require_POST
+def signoff_publish(request: HttpRequest, engagement: Engagement, subject: str) -> HttpResponse:
+    """Publish the ICP matrix or the valuation methodology for the customer's sign-off."""
+    if subject not in services.SIGNOFF_TITLES:
+        raise Http404("Nothing to publish here.")
+    target = "tier_matrix" if subject == services.ICP_SUBJECT else "valuation_detail"
+    try:
+        version = services.territories_publish(
+            engagement=engagement, subject=subject, actor=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"“{version.title}” version {version.version} is waiting for the customer approver.",
+        )
+    return redirect(f"territories:{target}", engagement.pk)
+
+
 # --- Segments ----------------------------------------------------------------------------------
 
 
@@ -501,6 +529,7 @@ def segment_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             bands=bands,
             problems=problems,
             descriptions=scheme.describe(),
+            assumption=services.assumption_states(engagement=engagement).get(services.SEGMENTS_KEY),
             summary=summary,
             stale=_stale(engagement, summary),
             job=_job_from_query(request, engagement),
@@ -526,8 +555,9 @@ def valuation_detail(request: HttpRequest, engagement: Engagement) -> HttpRespon
         )
         return _after_change(request, engagement, request.path, "valuation parameters changed")
     summary = ValuationSummary.objects.filter(engagement=engagement).first()
-    params = settings_row.params()
-    hedges = [row["hedge"] for row in summary.sensitivity] if summary else []
+    inputs = services.model_inputs(engagement=engagement)
+    params = inputs["params"]
+    register = services.assumption_states(engagement=engagement)
     return render(
         request,
         "territories/valuation_detail.html",
@@ -537,9 +567,14 @@ def valuation_detail(request: HttpRequest, engagement: Engagement) -> HttpRespon
             summary=summary,
             stale=_stale(engagement, summary),
             params=params,
-            methodology=valuation.methodology_lines(params, scheme),
-            segments=scheme.labels,
-            hedges=hedges,
+            methodology=valuation.methodology_lines(inputs["params"], inputs["scheme"]),
+            corrections=inputs["corrections"],
+            register_warnings=inputs["warnings"],
+            register=[(name, register.get(key)) for name, key in services.VALUATION_KEYS.items()],
+            changed=services.signoff_changed(
+                engagement=engagement, subject=services.METHODOLOGY_SUBJECT
+            ),
+            segments=inputs["scheme"].labels,
             job=_job_from_query(request, engagement),
         ),
         status=400 if request.method == "POST" else 200,
@@ -598,6 +633,9 @@ def coverage_detail(request: HttpRequest, engagement: Engagement) -> HttpRespons
             coverage_form=coverage_form,
             capacity_form=capacity_form,
             ranges=forms.coverage.CAPACITY_RANGES,
+            register=services.assumption_states(engagement=engagement),
+            coverage_key=services.COVERAGE_KEY,
+            capacity_key=services.CAPACITY_KEY,
         ),
         status=400 if which else 200,
     )
