@@ -570,7 +570,10 @@ def valuation_detail(request: HttpRequest, engagement: Engagement) -> HttpRespon
             methodology=valuation.methodology_lines(inputs["params"], inputs["scheme"]),
             corrections=inputs["corrections"],
             register_warnings=inputs["warnings"],
-            register=[(name, register.get(key)) for name, key in services.VALUATION_KEYS.items()],
+            register=[
+                (name.replace("_", " ").capitalize(), register.get(key))
+                for name, key in services.VALUATION_KEYS.items()
+            ],
             changed=services.signoff_changed(
                 engagement=engagement, subject=services.METHODOLOGY_SUBJECT
             ),
