@@ -1057,7 +1057,7 @@ def segment_definition_update(
     if problems:
         raise ValidationError(problems)
     definition = segment_definition_get(engagement=engagement)
-    old_labels = definition.scheme().labels if definition.pk else []
+    old_labels = definition.scheme().labels  # the defaults too: rules may hang off them
     new_labels = scheme.labels
     if len(old_labels) == len(new_labels):
         renames = {o: n for o, n in zip(old_labels, new_labels, strict=True) if o != n}

@@ -71,7 +71,9 @@ def account_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             Q(name__icontains=query) | Q(external_id__iexact=query) | Q(domain__icontains=query)
         )
     accounts = accounts.order_by(F("value").desc(nulls_last=True), "name", "pk").only(
+        "engagement_id",  # the related manager's queryset reads it back on every row
         "external_id",
+        "name",
         "name",
         "industry",
         "state",
@@ -144,14 +146,14 @@ def account_export_download(request: HttpRequest, engagement: Engagement, export
 def import_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = forms.AccountUploadForm()
     status = 200
+    too_big = ""
     if request.method == "POST":
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         # Checked before Django reads the body, so an oversized upload is never written to disk.
         if declared > settings.MAX_UPLOAD_BYTES + 64 * 1024:
-            form.add_error(
-                None,
+            too_big = (
                 f"The upload is {declared / 1e6:,.1f} MB, over the "
-                f"{settings.MAX_UPLOAD_BYTES / 1e6:,.0f} MB limit.",
+                f"{settings.MAX_UPLOAD_BYTES / 1e6:,.0f} MB limit."
             )
             status = 413
         else:
@@ -170,7 +172,13 @@ def import_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return render(
         request,
         "territories/import_list.html",
-        _page(engagement, form=form, imports=imports, max_mb=settings.MAX_UPLOAD_BYTES // 2**20),
+        _page(
+            engagement,
+            form=form,
+            too_big=too_big,
+            imports=imports,
+            max_mb=settings.MAX_UPLOAD_BYTES // 2**20,
+        ),
         status=status,
     )
 
