@@ -126,11 +126,14 @@ def main(argv: list[str]) -> int:
                 env=env,
             )
         child = subprocess.Popen(command, env=env)
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            return child.wait()
+
+        def forward(signum, frame):
+            # Stop the command first; the finally block then stops the worker and Redis.
+            child.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        return child.wait()
     finally:
         _stop(worker, "the worker")
         _stop(server, "redis-server")

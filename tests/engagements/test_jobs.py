@@ -158,3 +158,21 @@ def test_sweeper_gives_a_just_queued_job_time_to_reach_the_queue(world):
         assert jobs_sweep() == []
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
+
+
+def test_sweep_jobs_command_reports_what_it_failed(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    job = _job(
+        world, status=Job.Status.RUNNING, worker_host=socket.gethostname(), worker_pid=dead.pid
+    )
+    out = StringIO()
+    call_command("sweep_jobs", stdout=out)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert f"failed: job {job.pk}" in out.getvalue()
+    assert "1 job(s) marked failed." in out.getvalue()
