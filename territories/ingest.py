@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from territories.geo import normalize_state
 from territories.quality import STANDARD_FIELDS
 
 CUSTOM = "__custom__"  # mapping target: keep the column as a custom attribute
@@ -111,20 +112,6 @@ _PREFIXES = ("billing", "account", "company", "shipping", "hq")
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "x", "customer", "client", "active customer"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "", "prospect", "lead", "not a customer"})
 
-US_STATE_NAMES: dict[str, str] = {
-    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
-    "colorado": "CO", "connecticut": "CT", "delaware": "DE", "district of columbia": "DC",
-    "florida": "FL", "georgia": "GA", "hawaii": "HI", "idaho": "ID", "illinois": "IL",
-    "indiana": "IN", "iowa": "IA", "kansas": "KS", "kentucky": "KY", "louisiana": "LA",
-    "maine": "ME", "maryland": "MD", "massachusetts": "MA", "michigan": "MI",
-    "minnesota": "MN", "mississippi": "MS", "missouri": "MO", "montana": "MT",
-    "nebraska": "NE", "nevada": "NV", "new hampshire": "NH", "new jersey": "NJ",
-    "new mexico": "NM", "new york": "NY", "north carolina": "NC", "north dakota": "ND",
-    "ohio": "OH", "oklahoma": "OK", "oregon": "OR", "pennsylvania": "PA", "rhode island": "RI",
-    "south carolina": "SC", "south dakota": "SD", "tennessee": "TN", "texas": "TX",
-    "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
-    "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY", "puerto rico": "PR",
-}  # fmt: skip
 _US_COUNTRY = {"", "us", "usa", "u.s.", "u.s.a.", "united states", "united states of america"}
 
 
@@ -877,10 +864,12 @@ def validate(
         notes.append("No customer flag column: accounts with a contract value count as customers.")
 
     if "state" in out:
-        out["state"] = np.asarray(
-            [US_STATE_NAMES.get(v.lower(), v.upper() if len(v) == 2 else v) for v in out["state"]],
-            dtype=object,
-        )
+        # "California", "ca" -> "CA" (each distinct spelling looked up once); anything else,
+        # a foreign region for instance, is kept as written.
+        spelled = {
+            v: normalize_state(v) or (v.upper() if len(v) == 2 else v) for v in set(out["state"])
+        }
+        out["state"] = np.asarray([spelled[v] for v in out["state"]], dtype=object)
     if "postal_code" in out:
         # Excel drops a US ZIP's leading zeros ("02134" -> 2134): restore them.
         countries = out.get("country", np.full(total, "", dtype=object))
