@@ -428,18 +428,13 @@ def _inspect_xlsx(
 ) -> tuple[TableFile, list[list[str]]]:
     with check_zip(path, max_uncompressed=max_uncompressed) as archive:
         sheets = _sheet_paths(archive)
-    if not sheets:
-        raise FileRejected("The workbook has no worksheets.")
-    sheet_name = sheets[0][0]
-    rows = []
-    for row in _calamine_rows(path, sheet_name):
-        if any(_cell_text(v).strip() for v in row):
-            rows.append(list(row))
-            if len(rows) > preview_rows:
-                break
+        if not sheets:
+            raise FileRejected("The workbook has no worksheets.")
+        sheet_name, sheet_path = sheets[0]
+        rows = _xlsx_head(archive, sheet_path, preview_rows + 1)
     if not rows:
         raise FileRejected(f"The sheet “{sheet_name}” is empty.")
-    while rows[0] and not _cell_text(rows[0][-1]).strip():
+    while rows[0] and not rows[0][-1].strip():
         rows[0].pop()  # trailing blank header cells are formatting, not columns
     headers = _unique_headers(rows[0])
     if len(rows) == 1:
@@ -448,6 +443,99 @@ def _inspect_xlsx(
         format="xlsx", headers=headers, sheet=sheet_name, sheets=tuple(n for n, _ in sheets)
     )
     return table, [_pad(r, len(headers)) for r in rows[1:]]
+
+
+_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _xlsx_head(archive: zipfile.ZipFile, sheet_path: str, limit: int) -> list[list[str]]:
+    """The first ``limit`` non-blank rows of a worksheet as text, streamed from its XML.
+
+    For the preview only: calamine reads whole sheets (a second per 100,000 rows), so the upload
+    step reads just the rows it shows, and just the shared strings they use. Dates show as
+    Excel serial numbers here; the import itself (calamine) reads them as dates.
+    """
+    from defusedxml.ElementTree import iterparse
+
+    cells: list[dict[int, tuple[str, str]]] = []
+    try:
+        with archive.open(sheet_path) as handle:
+            for _, element in iterparse(handle, events=("end",)):
+                if element.tag != f"{_NS}row":
+                    continue
+                row: dict[int, tuple[str, str]] = {}
+                for cell in element.iter(f"{_NS}c"):
+                    kind = cell.get("t", "n")
+                    if kind == "inlineStr":
+                        text = "".join(t.text or "" for t in cell.iter(f"{_NS}t"))
+                    else:
+                        value = cell.find(f"{_NS}v")
+                        text = value.text or "" if value is not None else ""
+                    column = _column_index(cell.get("r", ""), default=len(row))
+                    row[column] = (kind, text)
+                element.clear()
+                if any(text.strip() for _, text in row.values()):
+                    cells.append(row)
+                    if len(cells) >= limit:
+                        break
+        wanted = {int(text) for row in cells for kind, text in row.values() if kind == "s" and text}
+        strings = _shared_strings(archive, max(wanted)) if wanted else {}
+    except KeyError as exc:
+        raise FileRejected(f"The workbook's structure is damaged ({exc}).") from exc
+    except Exception as exc:  # defusedxml refuses entity tricks; a broken XML fails here too
+        raise FileRejected(f"The workbook holds XML that cannot be read safely ({exc}).") from exc
+    rows = []
+    for row in cells:
+        width = max(row) + 1
+        values = [""] * width
+        for column, (kind, text) in row.items():
+            if kind == "s":
+                values[column] = strings.get(int(text), "") if text else ""
+            elif kind == "b":
+                values[column] = "TRUE" if text == "1" else "FALSE"
+            elif kind in ("str", "inlineStr", "e"):
+                values[column] = text
+            else:
+                try:
+                    values[column] = _cell_text(float(text)) if text else ""
+                except ValueError:
+                    values[column] = text
+        rows.append(values)
+    return rows
+
+
+def _column_index(reference: str, *, default: int) -> int:
+    letters = re.match(r"[A-Z]+", reference)
+    if not letters:
+        return default
+    index = 0
+    for ch in letters.group(0):
+        index = index * 26 + ord(ch) - 64
+    return index - 1
+
+
+def _shared_strings(archive: zipfile.ZipFile, up_to: int) -> dict[int, str]:
+    """Shared strings 0..``up_to`` (streamed: the table may hold hundreds of thousands)."""
+    from defusedxml.ElementTree import iterparse
+
+    if "xl/sharedStrings.xml" not in archive.namelist():
+        return {}
+    strings: dict[int, str] = {}
+    with archive.open("xl/sharedStrings.xml") as handle:
+        index = 0
+        for _, element in iterparse(handle, events=("end",)):
+            if element.tag != f"{_NS}si":
+                continue
+            # Rich text has several runs; phonetic guides (rPh) are not part of the value.
+            phonetic = {id(t) for r in element.iter(f"{_NS}rPh") for t in r.iter(f"{_NS}t")}
+            strings[index] = "".join(
+                t.text or "" for t in element.iter(f"{_NS}t") if id(t) not in phonetic
+            )
+            element.clear()
+            index += 1
+            if index > up_to:
+                break
+    return strings
 
 
 # --- Step 2: every row as text -----------------------------------------------------------------
@@ -469,6 +557,29 @@ def read_table(path: Path | str, table: TableFile, *, max_uncompressed: int) -> 
     return frame
 
 
+def _texts(column: Sequence[Any]) -> list[str]:
+    """``_cell_text(v).strip()`` of every cell, with the common types inlined (a hot loop:
+    100,000 rows × every column of a workbook)."""
+    out = []
+    append = out.append
+    for v in column:
+        kind = type(v)
+        if kind is str:
+            append(v.strip())
+        elif kind is float:
+            if v != v:
+                append("")
+            elif v.is_integer() and abs(v) < 1e16:
+                append(str(int(v)))
+            else:
+                append(repr(v))
+        elif v is None:
+            append("")
+        else:
+            append(_cell_text(v).strip())
+    return out
+
+
 def _text_frame(headers: Sequence[str], columns: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """Rows as stripped text, numbered like a spreadsheet (line 1 first); blank rows dropped and
     the first non-blank row (the header) left out."""
@@ -479,14 +590,15 @@ def _text_frame(headers: Sequence[str], columns: Sequence[Sequence[Any]]) -> pd.
         column = columns[index] if index < len(columns) else ()
         if len(column) < length:
             column = list(column) + [""] * (length - len(column))
-        texts.append([v.strip() if type(v) is str else _cell_text(v).strip() for v in column])
+        texts.append(np.asarray(_texts(column), dtype=object))
     blank = np.ones(length, dtype=bool)
     for column in texts:
-        blank &= np.asarray(column, dtype=object) == ""
+        blank &= column == ""
     keep = np.flatnonzero(~blank)[1:]  # the first non-blank row is the header
     frame = pd.DataFrame(
-        {h: np.asarray(col, dtype=object)[keep] for h, col in zip(headers, texts, strict=False)},
+        {h: col[keep] for h, col in zip(headers, texts, strict=False)},
         columns=list(headers),
+        dtype=object,
     )
     frame.index = keep + 1
     return frame
@@ -679,15 +791,12 @@ def parse_numbers(text: pd.Series | np.ndarray, *, decimal_comma: bool = False) 
     return numbers
 
 
-_EDGE_SPACE = re.compile(r"(?:^|\n)\s|\s(?:\n|$)")
-
-
 def _strings(column: pd.Series) -> np.ndarray:
     """Stripped text of a column as an object array.
 
     ``="02134"`` is how CRM exports keep leading zeros through Excel: a literal, not a formula,
-    so it is unwrapped here. Cheap whole-column checks on the joined text skip the per-cell
-    passes when nothing needs them (the usual case).
+    so it is unwrapped here. A cheap check on the joined column skips that pass when no cell
+    needs it (the usual case).
     """
     values = column.tolist()
     try:
@@ -695,8 +804,7 @@ def _strings(column: pd.Series) -> np.ndarray:
     except TypeError:
         values = [_cell_text(v) for v in values]
         joined = "\n".join(values)
-    if _EDGE_SPACE.search(joined):
-        values = [v.strip() for v in values]
+    values = [v.strip() for v in values]
     if '="' in joined:
         for i, v in enumerate(values):
             if v[:2] == '="' and v.endswith('"') and '"' not in v[2:-1]:

@@ -459,12 +459,18 @@ def universe_compute(frame: pd.DataFrame, inputs: dict[str, Any]) -> dict[str, A
 
 
 def accounts_revalue(
-    *, engagement: Engagement, job: Job | None = None, progress: Progress = _no_progress
+    *,
+    engagement: Engagement,
+    job: Job | None = None,
+    progress: Progress = _no_progress,
+    with_quality: bool = False,
 ) -> ValuationSummary:
     """Recompute every account's segment, tier, value and explanation, and the summary.
 
     Idempotent: replaces what the previous run wrote. If the configuration changes while it
     runs, it runs again with the new one, so the stored values always match the last edit.
+    ``with_quality`` also replaces the data-quality report from the same load of the accounts
+    (what an import needs: the universe changed).
     """
     # The architect's prep starts everything ASSUMED: the first valuation registers the
     # defaults too, so nothing the values depend on is missing from the register.
@@ -522,6 +528,9 @@ def accounts_revalue(
         if json.loads(json.dumps(current)) == json.loads(json.dumps(snapshot)):
             break
         progress(5, "The parameters changed meanwhile: valuing again")
+    if with_quality:
+        progress(90, "Updating the data-quality report")
+        data_quality_recompute(engagement=engagement, job=job, frame=frame[list(STANDARD_FIELDS)])
     progress(100, "Done")
     return summary
 
@@ -571,10 +580,13 @@ def _write_values(
                     strict=True,
                 ):
                     copy.write_row((*row[:4], (row[4] or "")[:limit]))
+            # Rows whose values did not change are not rewritten (no dead tuple, no index
+            # churn): a re-valuation after a small edit touches only what moved.
             cursor.execute(
                 f"UPDATE {table} AS a SET tier = v.tier, segment = v.segment, value = v.value, "
                 "value_explanation = v.value_explanation FROM _account_values AS v "
-                "WHERE a.id = v.id"
+                "WHERE a.id = v.id AND (a.tier, a.segment, a.value, a.value_explanation) "
+                "IS DISTINCT FROM (v.tier, v.segment, v.value, v.value_explanation)"
             )
         return
     objects = [
@@ -743,10 +755,11 @@ def account_import_run(
     if revalue:
         progress(65, "Valuing the universe")
         accounts_revalue(
-            engagement=engagement, job=job, progress=lambda p, m: progress(65 + p * 0.25, m)
+            engagement=engagement,
+            job=job,
+            progress=lambda p, m: progress(65 + p * 0.33, m),
+            with_quality=True,
         )
-        progress(92, "Updating the data-quality report")
-        data_quality_recompute(engagement=engagement, job=job)
     return record
 
 
@@ -886,10 +899,19 @@ def _write_postgres(
             f"custom = {table}.custom || EXCLUDED.custom",
             "updated_at = EXCLUDED.updated_at",
         ]
+        # An account the file does not change is left as it is: re-importing the same export
+        # rewrites nothing (and keeps its updated_at).
+        ours = ", ".join(f"{table}.{quote(f)}" for f in fields)
+        theirs = ", ".join(f"EXCLUDED.{quote(f)}" for f in fields)
+        changed = f"NOT ({table}.custom @> EXCLUDED.custom)"
+        if fields:
+            changed = f"(ROW({ours}) IS DISTINCT FROM ROW({theirs})) OR {changed}"
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(quote(c) for c in insert_columns)}) "
             f"SELECT {', '.join(select)} FROM _account_import t "
-            "ON CONFLICT (engagement_id, external_id) DO UPDATE SET " + ", ".join(updates),
+            "ON CONFLICT (engagement_id, external_id) DO UPDATE SET "
+            + ", ".join(updates)
+            + f" WHERE {changed}",
             [engagement.pk, now],
         )
     return len(frame) - updated, updated
@@ -963,15 +985,21 @@ def _is_missing(value: Any) -> bool:
 
 
 def data_quality_recompute(
-    *, engagement: Engagement, job: Job | None = None, progress: Progress = _no_progress
+    *,
+    engagement: Engagement,
+    job: Job | None = None,
+    progress: Progress = _no_progress,
+    frame: pd.DataFrame | None = None,
 ) -> DataQualitySummary:
     """Recompute the data-quality report; replaces the previous one (idempotent).
 
+    ``frame`` (the standard fields of every account) saves loading them when the caller has.
     The report also carries the last import's rejected rows, which never reached the universe
     and so cannot show up in its blanks and unparseable values.
     """
     progress(10, "Loading accounts")
-    frame = accounts_frame(engagement=engagement)
+    if frame is None:
+        frame = accounts_frame(engagement=engagement)
     progress(50, f"Checking {len(frame):,} accounts")
     report = quality_report(frame)
     last = (

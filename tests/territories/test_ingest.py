@@ -283,3 +283,28 @@ def test_text_limits_match_the_account_model():
 
     for field, limit in ingest.TEXT_LIMITS.items():
         assert Account._meta.get_field(field).max_length == limit, field
+
+
+def test_the_streamed_preview_of_a_workbook_matches_the_full_read(tmp_path):
+    from openpyxl import Workbook
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Export"
+    sheet["B2"] = "Account ID"  # the table starts at B2, not A1
+    sheet["C2"] = "Name"
+    sheet["D2"] = "Employees"
+    sheet["E2"] = "Customer"
+    sheet["B3"], sheet["C3"], sheet["D3"], sheet["E3"] = "A-1", "Acme", 12, True
+    sheet["B4"] = "A-2"
+    sheet["C4"] = CellRichText(["Bold", TextBlock(InlineFont(b=True), " Co")])
+    sheet["D4"], sheet["E4"] = 3.5, False
+    path = tmp_path / "rich.xlsx"
+    workbook.save(path)
+    table, preview, raw = _load(path)
+    assert table.headers == ("Column A", "Account ID", "Name", "Employees", "Customer")
+    assert preview == [["", "A-1", "Acme", "12", "TRUE"], ["", "A-2", "Bold Co", "3.5", "FALSE"]]
+    assert raw.values.tolist() == preview
+    assert list(raw.index) == [3, 4]
