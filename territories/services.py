@@ -679,6 +679,30 @@ def account_import_configure(
     return account_import
 
 
+def account_import_start(
+    *, account_import: AccountImport, mapping: dict[str, str], strict: bool, user: User | None
+) -> Job:
+    """Save the mapping and queue the import job; the row says QUEUED before any worker can
+    pick the job up (the enqueue waits for this transaction's commit)."""
+    from engagements.tracking import job_start
+    from territories import jobs
+
+    with transaction.atomic():
+        account_import_configure(account_import=account_import, mapping=mapping, strict=strict)
+        job = job_start(
+            engagement=account_import.engagement,
+            func=jobs.account_import_run,
+            title=f"Import {account_import.original_name}",
+            user=user,
+            params={"import": account_import.pk},
+            dedupe_key=f"territories.import.{account_import.pk}",
+        )
+        account_import.status = AccountImport.Status.QUEUED
+        account_import.job = job
+        account_import.save(update_fields=["status", "job"])
+    return job
+
+
 def account_import_run(
     *,
     account_import: AccountImport,

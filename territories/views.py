@@ -22,7 +22,6 @@ from engagements.tracking import job_start
 from territories import forms, jobs, services, tiers, valuation
 from territories.models import (
     Account,
-    AccountImport,
     DataQualitySummary,
     PlannedHire,
     Rep,
@@ -202,22 +201,12 @@ def import_detail(request: HttpRequest, engagement: Engagement, import_pk: int) 
             messages.error(request, "This import is already queued or done.")
             return redirect("territories:import_detail", engagement.pk, record.pk)
         if form.is_valid():
-            services.account_import_configure(
+            services.account_import_start(
                 account_import=record,
                 mapping=form.mapping(),
                 strict=form.cleaned_data["strict"],
-            )
-            job = job_start(
-                engagement=engagement,
-                func=jobs.account_import_run,
-                title=f"Import {record.original_name}",
                 user=request.user,
-                params={"import": record.pk},
-                dedupe_key=f"territories.import.{record.pk}",
             )
-            record.status = AccountImport.Status.QUEUED
-            record.job = job
-            record.save(update_fields=["status", "job"])
             return redirect("territories:import_detail", engagement.pk, record.pk)
     return render(
         request,
