@@ -233,16 +233,16 @@ def value_accounts(
         customer_value[is_reference] = total
         basis[is_reference] = CUSTOMER
         pct = f"{100 * params.expansion_factor:g} %"
-        texts = (
-            labels[is_reference]
-            + " customer: current ACV "
-            + pd.Series(_money(current), index=labels[is_reference].index)
-            + f" + {pct} expansion "
-            + pd.Series(_money(expansion), index=labels[is_reference].index)
-            + " = "
-            + pd.Series(_money(total), index=labels[is_reference].index)
-        )
-        explanation[is_reference] = texts.to_numpy()
+        explanation[is_reference] = [
+            f"{label} customer: current ACV ${c:,.0f} + {pct} expansion ${e:,.0f} = ${t:,.0f}"
+            for label, c, e, t in zip(
+                labels[is_reference].to_numpy(dtype=object),
+                current.tolist(),
+                expansion.tolist(),
+                total.tolist(),
+                strict=True,
+            )
+        ]
 
     prospect = ~is_reference
     kind = np.where(is_customer, "customer (no ACV on record)", "prospect")
@@ -276,7 +276,6 @@ def value_accounts(
         ratios = pd.DataFrame(ratio_rows, columns=["segment", "customers", "ratio", "source"])
         ratio_of = ratios.set_index("segment")
         account_ratio = ratio_of["ratio"].reindex(segment).to_numpy(dtype=float)
-        account_ratio_source = ratio_of["source"].reindex(segment).to_numpy(dtype=object)
         scalable = prospect & (size > 0) & np.isfinite(account_ratio)
         use_bench = prospect & ~scalable
         if scalable.any():
@@ -289,45 +288,37 @@ def value_accounts(
             prospect_base[scalable] = base
             prospect_cap[scalable] = caps
             basis[scalable] = np.where(capped, CAPPED, SCALED)
-            idx = labels[scalable].index
+            # One f-string per account: chained pandas string additions cost several times more.
             if params.scale_basis == "employees":
-                unit = pd.Series(
-                    [f"${r:,.2f} per employee" for r in account_ratio[scalable]], index=idx
-                )
-                sizes = pd.Series([f"{s:,.0f} employees" for s in size[scalable]], index=idx)
+                units = [f"${r:,.2f} per employee" for r in account_ratio[scalable].tolist()]
+                sizes = [f"{s:,.0f} employees" for s in size[scalable].tolist()]
             else:
-                unit = pd.Series(
-                    [f"${1000 * r:,.2f} per $1,000 of revenue" for r in account_ratio[scalable]],
-                    index=idx,
+                units = [
+                    f"${1000 * r:,.2f} per $1,000 of revenue"
+                    for r in account_ratio[scalable].tolist()
+                ]
+                sizes = [f"revenue ${s:,.0f}" for s in size[scalable].tolist()]
+            sources = {
+                seg: f"{stat} of {seg or 'Unsegmented'} customers"
+                if src == SEGMENT
+                else f"{stat} of all customers"
+                for seg, src in zip(ratios["segment"], ratios["source"], strict=True)
+            }
+            explanation[scalable] = [
+                f"{label} {k}: {u} ({sources[seg]}) × {z} × hedge {hedge:g} = ${r:,.0f}"
+                + (f", capped at ${c:,.0f}" if over else "")
+                for label, k, u, seg, z, r, c, over in zip(
+                    labels[scalable].to_numpy(dtype=object),
+                    kind[scalable],
+                    units,
+                    segment[scalable],
+                    sizes,
+                    raw.tolist(),  # Python floats format several times faster than numpy's
+                    caps.tolist(),
+                    capped.tolist(),
+                    strict=True,
                 )
-                sizes = pd.Series([f"revenue ${s:,.0f}" for s in size[scalable]], index=idx)
-            source_text = pd.Series(
-                np.where(
-                    account_ratio_source[scalable] == SEGMENT,
-                    f"{stat} of "
-                    + pd.Series(segment[scalable], dtype=object).replace("", "Unsegmented")
-                    + " customers",
-                    f"{stat} of all customers",
-                ),
-                index=idx,
-            )
-            texts = (
-                labels[scalable]
-                + " "
-                + pd.Series(kind[scalable], index=idx)
-                + ": "
-                + unit
-                + " ("
-                + source_text
-                + ") × "
-                + sizes
-                + f" × hedge {hedge:g} = "
-                + pd.Series(_money(raw), index=idx)
-            )
-            cap_text = pd.Series(
-                np.where(capped, [f", capped at ${c:,.0f}" for c in caps], ""), index=idx
-            )
-            explanation[scalable] = (texts + cap_text).to_numpy()
+            ]
     else:
         ratios = pd.DataFrame(columns=["segment", "customers", "ratio", "source"])
 
@@ -370,10 +361,15 @@ def value_accounts(
                 f"{row.label} {row.kind}: {what} ${row.bench:,.0f} × hedge {hedge:g} = "
                 f"${np.round(row.bench * hedge):,.0f}"
             )
+        # Plain numpy arrays: iterating pandas' string arrays goes element by element.
         explanation[valued] = [
             text_of[k]
             for k in zip(
-                frame_v["label"], frame_v["kind"], frame_v["source"], frame_v["bench"], strict=True
+                labels[valued].to_numpy(dtype=object),
+                kind[valued],
+                cell_source[valued],
+                cell_value[valued],
+                strict=True,
             )
         ]
     missing = use_bench & ~np.isfinite(cell_value)
