@@ -214,11 +214,17 @@ def _inputs_snapshot(inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def valuation_is_stale(*, engagement: Engagement, summary: ValuationSummary | None) -> bool:
-    """Whether the configuration changed since the stored valuation was computed."""
+def valuation_is_stale(
+    *,
+    engagement: Engagement,
+    summary: ValuationSummary | None,
+    inputs: dict[str, Any] | None = None,
+) -> bool:
+    """Whether the inputs (``model_inputs``, computed here unless given) changed since the
+    stored valuation was computed."""
     if summary is None:
         return Account.objects.filter(engagement=engagement).exists()
-    current = _inputs_snapshot(model_inputs(engagement=engagement))
+    current = _inputs_snapshot(inputs or model_inputs(engagement=engagement))
     stored = {k: summary.inputs.get(k) for k in ("segments", "rules", "params")}
     return json.loads(json.dumps(current)) != stored
 
@@ -396,13 +402,14 @@ def assumption_states(*, engagement: Engagement) -> dict[str, Assumption]:
     return _register_rows(engagement)
 
 
-def icp_matrix_text(*, engagement: Engagement) -> str:
-    rules = model_inputs(engagement=engagement)["rules"]
-    return "\n".join(["ICP tier matrix", "", *tiers.matrix_lines(rules)])
-
-
-def methodology_text(*, engagement: Engagement) -> str:
-    inputs = model_inputs(engagement=engagement)
+def signoff_text(
+    *, engagement: Engagement, subject: str, inputs: dict[str, Any] | None = None
+) -> str:
+    """The exact text of the ICP matrix or of the valuation methodology as they stand (what is
+    in use: corrections made in meetings included)."""
+    inputs = inputs or model_inputs(engagement=engagement)
+    if subject == ICP_SUBJECT:
+        return "\n".join(["ICP tier matrix", "", *tiers.matrix_lines(inputs["rules"])])
     lines = valuation.methodology_lines(inputs["params"], inputs["scheme"])
     return "\n".join(["Account valuation methodology", "", *lines])
 
@@ -411,12 +418,6 @@ SIGNOFF_TITLES = {
     ICP_SUBJECT: "ICP tier matrix",
     METHODOLOGY_SUBJECT: "Account valuation methodology",
 }
-
-
-def signoff_text(*, engagement: Engagement, subject: str) -> str:
-    if subject == ICP_SUBJECT:
-        return icp_matrix_text(engagement=engagement)
-    return methodology_text(engagement=engagement)
 
 
 def territories_publish(*, engagement: Engagement, subject: str, actor: User | None):
@@ -435,13 +436,15 @@ def territories_publish(*, engagement: Engagement, subject: str, actor: User | N
     )
 
 
-def signoff_changed(*, engagement: Engagement, subject: str) -> bool | None:
+def signoff_changed(
+    *, engagement: Engagement, subject: str, inputs: dict[str, Any] | None = None
+) -> bool | None:
     """Whether the text as it stands differs from the latest published version (None: never
     published)."""
     latest = signoff_latest(engagement=engagement, subject=subject)
     if latest is None:
         return None
-    return latest.text != signoff_text(engagement=engagement, subject=subject)
+    return latest.text != signoff_text(engagement=engagement, subject=subject, inputs=inputs)
 
 
 # --- Computing segments, tiers and values ------------------------------------------------------

@@ -273,15 +273,12 @@ def data_quality(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 # --- ICP tier matrix ---------------------------------------------------------------------------
 
 
-def _stale(engagement: Engagement, summary: ValuationSummary | None) -> bool:
-    return services.valuation_is_stale(engagement=engagement, summary=summary)
-
-
 @engagement_view(Capability.VIEW)
 def tier_matrix(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     rules = services.tier_rules_ordered(engagement=engagement)
     summary = ValuationSummary.objects.filter(engagement=engagement).first()
-    stale = _stale(engagement, summary)
+    inputs = services.model_inputs(engagement=engagement)
+    stale = services.valuation_is_stale(engagement=engagement, summary=summary, inputs=inputs)
     matches = summary.inputs.get("rule_matches", []) if summary and not stale else []
     groups = []
     for tier in tiers.TIERS:
@@ -293,7 +290,6 @@ def tier_matrix(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     register = services.assumption_states(engagement=engagement)
     for group in groups:
         group["assumption"] = register.get(services.TIER_KEYS[group["tier"]])
-    inputs = services.model_inputs(engagement=engagement)
     return render(
         request,
         "territories/tier_matrix.html",
@@ -302,7 +298,9 @@ def tier_matrix(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             groups=groups,
             corrections=[c for c in inputs["corrections"] if c[:2] in tiers.TIERS],
             register_warnings=inputs["warnings"],
-            changed=services.signoff_changed(engagement=engagement, subject=services.ICP_SUBJECT),
+            changed=services.signoff_changed(
+                engagement=engagement, subject=services.ICP_SUBJECT, inputs=inputs
+            ),
             summary=summary,
             stale=stale,
             distribution=distribution,
@@ -517,6 +515,7 @@ def segment_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         else:
             problems = ["Check the highlighted fields."]
     summary = ValuationSummary.objects.filter(engagement=engagement).first()
+    stale = services.valuation_is_stale(engagement=engagement, summary=summary)
     return render(
         request,
         "territories/segment_list.html",
@@ -528,7 +527,7 @@ def segment_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             descriptions=scheme.describe(),
             assumption=services.assumption_states(engagement=engagement).get(services.SEGMENTS_KEY),
             summary=summary,
-            stale=_stale(engagement, summary),
+            stale=stale,
             job=_job_from_query(request, engagement),
         ),
         status=400 if problems else 200,
@@ -562,7 +561,9 @@ def valuation_detail(request: HttpRequest, engagement: Engagement) -> HttpRespon
             engagement,
             form=form,
             summary=summary,
-            stale=_stale(engagement, summary),
+            stale=services.valuation_is_stale(
+                engagement=engagement, summary=summary, inputs=inputs
+            ),
             params=params,
             methodology=valuation.methodology_lines(inputs["params"], inputs["scheme"]),
             corrections=inputs["corrections"],
@@ -572,7 +573,7 @@ def valuation_detail(request: HttpRequest, engagement: Engagement) -> HttpRespon
                 for name, key in services.VALUATION_KEYS.items()
             ],
             changed=services.signoff_changed(
-                engagement=engagement, subject=services.METHODOLOGY_SUBJECT
+                engagement=engagement, subject=services.METHODOLOGY_SUBJECT, inputs=inputs
             ),
             segments=inputs["scheme"].labels,
             job=_job_from_query(request, engagement),
