@@ -105,14 +105,15 @@ def xlsx_write(
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
     written = 0
     bold = Font(bold=True)
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title=title[:31])
-        for index, width in enumerate((widths or {}).get(title, ())):
-            sheet.column_dimensions[_letter(index)].width = width
+        for index, width in enumerate((widths or {}).get(title, ()), start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = width
         sheet.freeze_panes = "A2"
         cells = []
         for name in safe_row(header):
@@ -135,12 +136,3 @@ def _xlsx_value(value: Any) -> Any:
     if isinstance(value, date | int | float | bool) or value is None:
         return value
     return str(value)
-
-
-def _letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters

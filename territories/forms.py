@@ -302,7 +302,21 @@ def _segment_choices(labels: Sequence[str], current: str = "") -> list[tuple[str
     return choices
 
 
-class RepForm(forms.ModelForm):
+class _RosterForm(forms.ModelForm):
+    """A roster row: the segment is chosen among the engagement's segments."""
+
+    def __init__(self, *args, segment_labels: Sequence[str] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["segment"] = forms.ChoiceField(
+            choices=_segment_choices(segment_labels, self.instance.segment),
+            required=False,
+        )
+
+    def clean_home_state(self):
+        return self.cleaned_data["home_state"].strip().upper()
+
+
+class RepForm(_RosterForm):
     class Meta:
         model = Rep
         fields = [
@@ -320,18 +334,8 @@ class RepForm(forms.ModelForm):
         ]
         widgets = {"start_date": forms.DateInput(attrs={"type": "date"})}
 
-    def __init__(self, *args, segment_labels: Sequence[str] = (), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["segment"] = forms.ChoiceField(
-            choices=_segment_choices(segment_labels, self.instance.segment),
-            required=False,
-        )
 
-    def clean_home_state(self):
-        return self.cleaned_data["home_state"].strip().upper()
-
-
-class PlannedHireForm(forms.ModelForm):
+class PlannedHireForm(_RosterForm):
     class Meta:
         model = PlannedHire
         fields = [
@@ -345,13 +349,3 @@ class PlannedHireForm(forms.ModelForm):
             "notes",
         ]
         widgets = {"start_date": forms.DateInput(attrs={"type": "date"})}
-
-    def __init__(self, *args, segment_labels: Sequence[str] = (), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["segment"] = forms.ChoiceField(
-            choices=_segment_choices(segment_labels, self.instance.segment),
-            required=False,
-        )
-
-    def clean_home_state(self):
-        return self.cleaned_data["home_state"].strip().upper()

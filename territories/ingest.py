@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from territories.geo import normalize_state
 from territories.quality import STANDARD_FIELDS
@@ -336,20 +337,11 @@ def _unique_headers(raw: Iterable[Any]) -> tuple[str, ...]:
     headers: list[str] = []
     seen: dict[str, int] = {}
     for index, value in enumerate(raw):
-        text = _cell_text(value).strip() or f"Column {_column_letter(index)}"
+        text = _cell_text(value).strip() or f"Column {get_column_letter(index + 1)}"
         count = seen.get(text.lower(), 0)
         seen[text.lower()] = count + 1
         headers.append(text if count == 0 else f"{text} ({count + 1})")
     return tuple(headers)
-
-
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def _cell_text(value: Any) -> str:
@@ -505,13 +497,9 @@ def _xlsx_head(archive: zipfile.ZipFile, sheet_path: str, limit: int) -> list[li
 
 
 def _column_index(reference: str, *, default: int) -> int:
-    letters = re.match(r"[A-Z]+", reference)
-    if not letters:
-        return default
-    index = 0
-    for ch in letters.group(0):
-        index = index * 26 + ord(ch) - 64
-    return index - 1
+    """Zero-based column of a cell reference like "C12"."""
+    letters = re.match(r"[A-Z]{1,3}", reference)
+    return column_index_from_string(letters.group(0)) - 1 if letters else default
 
 
 def _shared_strings(archive: zipfile.ZipFile, up_to: int) -> dict[int, str]:
@@ -687,10 +675,7 @@ def _formula_cells(archive: zipfile.ZipFile, sheet_path: str) -> list[tuple[int,
                 continue  # no formula element in this chunk: skip the slow scan
             for match in _FORMULA_CELL.finditer(data, 0, cut):
                 letters, row = match.groups()
-                column = 0
-                for ch in letters.decode():
-                    column = column * 26 + ord(ch) - 64
-                cells.append((int(row), column - 1))
+                cells.append((int(row), column_index_from_string(letters.decode()) - 1))
     return cells
 
 

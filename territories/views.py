@@ -659,15 +659,13 @@ def team(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
-@engagement_view(Capability.EDIT)
-def rep_edit(request: HttpRequest, engagement: Engagement, rep_pk: int | None = None):
-    rep = get_object_or_404(engagement.reps, pk=rep_pk) if rep_pk else Rep(engagement=engagement)
+def _roster_edit(request: HttpRequest, engagement: Engagement, obj, form_class, save, kind: str):
+    """Add or change one row of the roster (a rep or a planned hire) with its service."""
     labels = services.segment_definition_get(engagement=engagement).scheme().labels
-    form = forms.RepForm(request.POST or None, instance=rep, segment_labels=labels)
+    form = form_class(request.POST or None, instance=obj, segment_labels=labels)
     if request.method == "POST" and form.is_valid():
         try:
-            services.rep_save(rep=form.save(commit=False), actor=request.user)
+            save(form.save(commit=False), actor=request.user)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -675,8 +673,22 @@ def rep_edit(request: HttpRequest, engagement: Engagement, rep_pk: int | None = 
     return render(
         request,
         "territories/team_form.html",
-        _page(engagement, form=form, obj=rep, kind="rep"),
+        _page(engagement, form=form, obj=obj, kind=kind),
         status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@engagement_view(Capability.EDIT)
+def rep_edit(request: HttpRequest, engagement: Engagement, rep_pk: int | None = None):
+    rep = get_object_or_404(engagement.reps, pk=rep_pk) if rep_pk else Rep(engagement=engagement)
+    return _roster_edit(
+        request,
+        engagement,
+        rep,
+        forms.RepForm,
+        lambda r, actor: services.rep_save(rep=r, actor=actor),
+        "rep",
     )
 
 
@@ -695,20 +707,13 @@ def hire_edit(request: HttpRequest, engagement: Engagement, hire_pk: int | None 
         if hire_pk
         else PlannedHire(engagement=engagement)
     )
-    labels = services.segment_definition_get(engagement=engagement).scheme().labels
-    form = forms.PlannedHireForm(request.POST or None, instance=hire, segment_labels=labels)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.hire_save(hire=form.save(commit=False), actor=request.user)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            return redirect("territories:team", engagement.pk)
-    return render(
+    return _roster_edit(
         request,
-        "territories/team_form.html",
-        _page(engagement, form=form, obj=hire, kind="hire"),
-        status=400 if request.method == "POST" else 200,
+        engagement,
+        hire,
+        forms.PlannedHireForm,
+        lambda h, actor: services.hire_save(hire=h, actor=actor),
+        "hire",
     )
 
 

@@ -9,14 +9,19 @@ from django import template
 register = template.Library()
 
 
-@register.filter
-def usd(value) -> str:
-    """$1,234,567 (whole dollars); an em dash when there is no number."""
+def _finite(value) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return "—"
-    if not math.isfinite(number):
+        return None
+    return number if math.isfinite(number) else None
+
+
+@register.filter
+def usd(value) -> str:
+    """$1,234,567 (whole dollars); an em dash when there is no number."""
+    number = _finite(value)
+    if number is None:
         return "—"
     return f"-${-number:,.0f}" if number < 0 else f"${number:,.0f}"
 
@@ -24,11 +29,8 @@ def usd(value) -> str:
 @register.filter
 def usd_short(value) -> str:
     """$1.2B, $3.4M, $56K: for dense tables."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    if not math.isfinite(number):
+    number = _finite(value)
+    if number is None:
         return "—"
     for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(number) >= limit:
@@ -39,13 +41,8 @@ def usd_short(value) -> str:
 @register.filter
 def number(value, digits: int = 0) -> str:
     """1,234 or 1,234.5 with ``digits`` decimals; an em dash for nothing."""
-    try:
-        figure = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    if not math.isfinite(figure):
-        return "—"
-    return f"{figure:,.{int(digits)}f}"
+    figure = _finite(value)
+    return "—" if figure is None else f"{figure:,.{int(digits)}f}"
 
 
 @register.filter
