@@ -23,6 +23,7 @@ from engagements.exports import csv_bytes
 from engagements.models import Assumption, Engagement, Job, User
 from engagements.services import (
     activity_record,
+    assumption_effective_value,
     assumption_register,
     assumptions_for,
     signoff_latest,
@@ -1130,6 +1131,28 @@ def segment_definition_update(
         summary="Segments: " + "; ".join(scheme.describe()),
     )
     return definition
+
+
+# The Definition Alignment Document (engagements app) defines Enterprise by a revenue threshold
+# the customer signs; the segments here must say the same.
+DEFINITION_THRESHOLD_KEY = "segments.enterprise_threshold"
+
+
+def segment_warnings(*, engagement: Engagement, scheme: segments.SegmentScheme) -> list[str]:
+    """Where the segments disagree with what the customer defines elsewhere."""
+    threshold = assumption_effective_value(
+        engagement=engagement, key=DEFINITION_THRESHOLD_KEY, default=None
+    )
+    top = scheme.bands[0] if scheme.bands else None
+    if not isinstance(threshold, int | float) or top is None or top.minimum is None:
+        return []
+    if scheme.basis != "annual_revenue" or float(threshold) == top.minimum:
+        return []
+    return [
+        f"The Definition Alignment Document defines Enterprise as ${float(threshold):,.0f}+ "
+        f"annual revenue, but the first segment here (“{top.label}”) starts at "
+        f"${top.minimum:,.0f}: align the two before the customer signs either."
+    ]
 
 
 def _rename_segments(engagement: Engagement, renames: dict[str, str]) -> None:

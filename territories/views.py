@@ -525,6 +525,7 @@ def segment_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             bands=bands,
             problems=problems,
             descriptions=scheme.describe(),
+            warnings=services.segment_warnings(engagement=engagement, scheme=scheme),
             assumption=services.assumption_states(engagement=engagement).get(services.SEGMENTS_KEY),
             summary=summary,
             stale=stale,

@@ -233,3 +233,26 @@ def test_only_editors_change_segments_valuation_coverage_and_team(world, univers
     for suffix in ("segments/", "valuation/", "coverage/", "team/reps/new/", "team/hires/new/",
                    "valuation/revalue/", "valuation/publish/"):  # fmt: skip
         assert client.post(url(universe, suffix), {"form": "capacity"}).status_code == 403, suffix
+
+
+def test_segments_that_disagree_with_the_definition_document_are_flagged(world, universe, client):
+    from engagements.services import assumption_register
+
+    assumption_register(
+        engagement=universe, key="segments.enterprise_threshold", category="segments",
+        statement="Enterprise means $500,000,000+ annual revenue", value=500_000_000,
+        source="engagements",
+    )  # fmt: skip
+    client.force_login(world.architect)
+    page = client.get(url(universe, "segments/")).content.decode()
+    assert "defines Enterprise as $500,000,000+ annual revenue" in page
+    assert "starts at $1,000,000,000" in page
+    services.segment_definition_update(
+        engagement=universe,
+        scheme=services.segments.SegmentScheme(
+            "annual_revenue",
+            (services.segments.Band("Enterprise", 5e8), services.segments.Band("Commercial")),
+        ),
+        actor=world.architect,
+    )
+    assert "defines Enterprise as" not in client.get(url(universe, "segments/")).content.decode()
