@@ -42,7 +42,8 @@ def _fill(route: str, values: dict[str, int]) -> str:
 
 
 @pytest.fixture
-def objects(world):
+def objects(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"  # uploads and exports the fixture writes
     from engagements.services import SignoffEvidence, signoff_decide, signoff_publish
 
     job = Job.objects.create(engagement=world.engagement, kind="x", title="t")
@@ -86,6 +87,51 @@ def objects(world):
         "membership_pk": engagement.memberships.get(user=world.viewer).pk,
         "upload_pk": make_upload(engagement, world.customer).pk,
         "phase_number": 1,
+        **_territories_objects(world),
+    }
+
+
+def _territories_objects(world) -> dict[str, int]:
+    """Real objects for the territories URLs: an import with row errors, a tier rule, a rep, a
+    planned hire and a finished XLSX export (members must get 200/403, never 404)."""
+    import datetime as dt
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from territories import jobs, services, tiers
+    from territories.models import PlannedHire, Rep
+
+    record = services.account_import_create(
+        engagement=world.engagement,
+        upload=SimpleUploadedFile("a.csv", b"ID,Name,Revenue\n1,Acme,abc\n2,Bee,5\n"),
+        user=None,
+    )
+    services.account_import_run(account_import=record, revalue=False)
+    rule = services.tier_rule_save(
+        engagement=world.engagement,
+        rule=None,
+        tier="T1",
+        name="",
+        conditions=[tiers.Condition("industry", "in", ("Software",))],
+        actor=None,
+    )
+    rep = Rep.objects.create(engagement=world.engagement, name="Ann")
+    hire = PlannedHire.objects.create(
+        engagement=world.engagement, title="AE 2", start_date=dt.date(2030, 1, 1)
+    )
+    export = Job.objects.create(
+        engagement=world.engagement,
+        kind=f"{jobs.valued_accounts_export.__module__}.valued_accounts_export",
+        title="export",
+        status=Job.Status.SUCCEEDED,
+        result=services.valued_accounts_export(engagement=world.engagement),
+    )
+    return {
+        "import_pk": record.pk,
+        "rule_pk": rule.pk,
+        "rep_pk": rep.pk,
+        "hire_pk": hire.pk,
+        "export_pk": export.pk,
     }
 
 
