@@ -188,6 +188,17 @@ MAX_XLSX_UNCOMPRESSED_BYTES = env_int("MAX_XLSX_UNCOMPRESSED_MB", 400, minimum=1
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# --- Routing API -------------------------------------------------------------------------------
+# Fixed window per token: ROUTING_API_RATE_LIMIT requests every ROUTING_API_RATE_WINDOW seconds
+# (0 turns the limit off). Counted in the cache above, so every web process shares it.
+ROUTING_API_RATE_LIMIT = env_int("ROUTING_API_RATE_LIMIT", 3000, minimum=0)
+ROUTING_API_RATE_WINDOW = env_int("ROUTING_API_RATE_WINDOW", 60, minimum=1)
+ROUTING_API_MAX_BATCH = env_int("ROUTING_API_MAX_BATCH", 1000, minimum=1)
+ROUTING_API_MAX_BODY_BYTES = env_int("ROUTING_API_MAX_BODY_KB", 2048, minimum=1) * 1024
+# Load the ZIP-code table (~1.2 s) when the process starts rather than on the first routed
+# record. On by default in web servers and workers (see routing/apps.py), off elsewhere.
+WARM_GEO = env_choice("WARM_GEO", ("auto", "on", "off"), "auto")
+
 # --- Email -------------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST", "")
 EMAIL_BACKEND = (

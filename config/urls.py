@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from config import views as config_views
 from engagements.views import dashboards
+from routing import api as routing_api
 
 urlpatterns = [
     path("", dashboards.home, name="home"),
@@ -16,6 +17,9 @@ urlpatterns = [
     path("auth/", include("django.contrib.auth.urls")),
     path("engagements/", include("engagements.urls")),
     path("engagements/<int:engagement_pk>/accounts/", include("territories.urls")),
+    path("engagements/<int:engagement_pk>/routing/", include("routing.urls")),
+    # Token-authenticated, not session: see routing/access.py.
+    path("api/v1/route", routing_api.route, name="api_route"),
 ]
 
 handler403 = "config.views.permission_denied"

@@ -64,16 +64,16 @@ FALLBACKS = {
 
 
 def sample_config(**changes) -> RoutingConfig:
-    values = dict(
-        segment_basis="annual_revenue",
-        bands=BANDS,
-        pods=PODS,
-        territories=TERRITORIES,
-        overrides=OVERRIDES,
-        fallbacks=FALLBACKS,
-        default_queue="Unassigned",
-        granularity_by_state={"CA": "county"},
-        as_of=date(2026, 1, 15),
-    )
+    values = {
+        "segment_basis": "annual_revenue",
+        "bands": BANDS,
+        "pods": PODS,
+        "territories": TERRITORIES,
+        "overrides": OVERRIDES,
+        "fallbacks": FALLBACKS,
+        "default_queue": "Unassigned",
+        "granularity_by_state": {"CA": "county"},
+        "as_of": date(2026, 1, 15),
+    }
     values.update(changes)
     return RoutingConfig(**values)
