@@ -130,6 +130,9 @@ def moves_lower_bound(
         measure, so ``out_t = max_j out_tj``), and ``in_t`` the least number of movable atoms
         (anywhere; a relaxation) whose arrival brings every measure to ``>= lo``. Every moved
         atom leaves one territory and enters one, so ``moves >= max(sum out_t, sum in_t)``.
+        With a unit-count measure the two are coupled: the count changes by ``in_t - out_t``,
+        which must land inside the count band, so ``out_t >= in_t - (floor(hi_c) - c_t)`` and
+        ``in_t >= out_t + (ceil(lo_c) - c_t)``.
         ``feasible`` is False when a territory cannot shed enough (too much locked).
     """
     n, d = w.shape
@@ -169,6 +172,16 @@ def moves_lower_bound(
             if np.any(under & (idx > mv.size)):
                 feasible = False
             inn = np.maximum(inn, np.where(under, np.minimum(idx, mv.size), 0))
+    # Coupling through a unit count: a territory's count changes by (arrivals - departures), which
+    # must land in [ceil(lo), floor(hi)] - so arrivals force departures and vice versa.
+    for j in range(d):
+        if n and np.all(w[:, j] == 1.0):
+            c = load[:, j]
+            room_up = np.floor(hi[:, j] + EPS) - c  # in - out <= room_up
+            room_down = np.ceil(lo[:, j] - EPS) - c  # in - out >= room_down
+            out2 = np.maximum(out, inn - room_up)
+            inn2 = np.maximum(inn, out + room_down)
+            out, inn = out2.astype(np.int64), inn2.astype(np.int64)
     return int(max(out.sum(), inn.sum())), feasible
 
 

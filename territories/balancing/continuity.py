@@ -37,6 +37,7 @@ def solve_continuity(
     deadline: float,
     edges: np.ndarray | None = None,
     contiguous: bool = False,
+    value_col: int | None = None,
 ) -> SegmentRun:
     """Repair ``start`` (``(n,)`` local territories, ``-1`` = no owner) into the band.
 
@@ -68,7 +69,9 @@ def solve_continuity(
     lo = 1.0 - tolerance * (1 - INSIDE)
     hi = 1.0 + tolerance * (1 - INSIDE)
     state = _State(u, assign, k, movable=fixed < 0)
-    pool = state.shed(lo, hi)
+    unit = np.all(w[:, cols] == 1.0, axis=0)
+    key = value_col_local(cols, value_col, unit)
+    pool = state.shed(lo, hi, key, margin=0.05 * tolerance)
     state.place(pool, lo, hi, origin=start)
     state.pull(lo, hi, deadline)
     assign = state.assign
@@ -85,6 +88,17 @@ def solve_continuity(
             rng=rng,
         )
     return SegmentRun(assign, False, "shed, place, pull")
+
+
+def value_col_local(cols: np.ndarray, value_col: int | None, unit: np.ndarray) -> int | None:
+    """Local column of the measure used to pick which atoms leave (value, else a non-count)."""
+    local = [i for i, j in enumerate(cols) if not unit[i]]
+    if not local:
+        return None
+    for i in local:
+        if cols[i] == value_col:
+            return i
+    return local[0]
 
 
 def _place_unowned(u: np.ndarray, assign: np.ndarray, k: int) -> None:
@@ -117,8 +131,14 @@ class _State:
     def worst_violation(self, lo: float, hi: float) -> float:
         return float(np.maximum(self.load - hi, lo - self.load).max())
 
-    def shed(self, lo: float, hi: float) -> np.ndarray:
-        """Remove from each over-band territory the fewest atoms that fix it; returns them."""
+    def shed(self, lo: float, hi: float, key: int | None, margin: float) -> np.ndarray:
+        """Remove from each over-band territory the fewest atoms that fix it; returns them.
+
+        ``m`` = the bound's ``out_t`` (largest first per over measure). Which ``m`` atoms: on the
+        ``key`` measure (value) a window of the territory's atoms sorted by that measure whose sum
+        lands the territory ``margin`` inside its ceiling (or removes as little as possible when
+        that measure is not over); ``m`` grows by one until every measure is under the ceiling.
+        """
         u = self.u
         out = []
         over_t = np.flatnonzero((self.load > hi).any(axis=1))
@@ -127,22 +147,28 @@ class _State:
             if mem.size == 0:
                 continue
             excess = self.load[t] - hi
-            slack = self.load[t] - lo
             x = u[mem]
             over = excess > 0
-            # Fewest atoms per over measure, largest first (the bound's out_t).
             need = 0
             for j in np.flatnonzero(over):
                 c = np.cumsum(np.sort(x[:, j])[::-1])
                 need = max(need, int(np.searchsorted(c, excess[j])) + 1)
             need = min(need, mem.size)
-            score = (x[:, over] / excess[over]).sum(axis=1)
-            if np.any(~over):
-                score -= (x[:, ~over] / np.maximum(slack[~over], 1e-12)).sum(axis=1)
-            order = np.argsort(-score, kind="stable")
+            if key is None:
+                srt = np.argsort(-x[:, over].sum(axis=1), kind="stable")
+                want = None
+            else:
+                srt = np.argsort(x[:, key], kind="stable")
+                want = max(excess[key] + margin, 0.0)
+                csum = np.concatenate([[0.0], np.cumsum(x[srt, key])])
             m = need
             while True:
-                chosen = order[:m]
+                if want is None:
+                    chosen = srt[:m]
+                else:
+                    sums = csum[m:] - csum[: csum.size - m]
+                    s0 = int(np.argmin(np.abs(sums - want)))
+                    chosen = srt[s0 : s0 + m]
                 if np.all(self.load[t] - x[chosen].sum(axis=0) <= hi) or m >= mem.size:
                     break
                 m += 1
@@ -184,39 +210,118 @@ class _State:
                 self.members[t] = np.concatenate([self.members[t], np.array(added[t])])
 
     def pull(self, lo: float, hi: float, deadline: float, donors: int = 6) -> None:
-        """Fill remaining deficits with atoms from the territories with most surplus."""
+        """Fill remaining deficits with atoms from the territories with most surplus.
+
+        When no single arrival fits (another measure is at its ceiling — typically a territory
+        full on count but short of value), exchange: a large atom arrives and the territory's
+        smallest atom on the blocking measures goes to the donor instead.
+        """
         u = self.u
+        skip = np.zeros(self.k, dtype=bool)
         while time.monotonic() < deadline:
             deficit = np.maximum(lo - self.load, 0.0)
-            t = int(np.argmax(deficit.max(axis=1)))
+            worst = deficit.max(axis=1)
+            worst[skip] = 0.0
+            t = int(np.argmax(worst))
             dt = deficit[t]
-            if dt.max() <= 0:
+            if worst[t] <= 0:
                 return
             need = dt > 0
             surplus = self.load - lo
             surplus[t] = -np.inf
             score = np.where(surplus.min(axis=1) > 0, (surplus[:, need]).sum(axis=1), -np.inf)
+            cand = [int(d) for d in np.argsort(-score)[:donors] if np.isfinite(score[d])]
             best = None
-            for d in np.argsort(-score)[:donors]:
-                if not np.isfinite(score[d]):
-                    break
+            for d in cand:
                 mem = self.members[d]
                 if mem.size <= 1:
                     continue
                 x = u[mem]
                 ok = ((self.load[d] - x) >= lo).all(axis=1) & ((self.load[t] + x) <= hi).all(axis=1)
-                if not np.any(ok):
-                    continue
-                gain = np.where(ok, np.minimum(x, dt).sum(axis=1), -np.inf)
-                i = int(np.argmax(gain))
-                if gain[i] > 0 and (best is None or gain[i] > best[0]):
-                    best = (gain[i], int(d), i)
+                if np.any(ok):
+                    gain = np.where(ok, np.minimum(x, dt).sum(axis=1), -np.inf)
+                    i = int(np.argmax(gain))
+                    if gain[i] > 0 and (best is None or gain[i] > best[0]):
+                        best = (gain[i], d, i, -1)
             if best is None:
-                return
-            _, d, i = best
+                best = self._exchange(t, dt, cand, lo, hi)
+            if best is None:
+                if self._make_room(t, lo, hi):
+                    skip[:] = False
+                else:
+                    skip[t] = True
+                continue
+            skip[:] = False
+            _, d, i, j = best
             atom = self.members[d][i]
-            self.members[d] = np.delete(self.members[d], i)
-            self.members[t] = np.append(self.members[t], atom)
-            self.assign[atom] = t
-            self.load[d] -= u[atom]
-            self.load[t] += u[atom]
+            self._move(atom, d, t, i)
+            if j >= 0:
+                back = self.members[t][j]
+                self._move(back, t, d, j)
+
+    def _exchange(self, t, dt, cand, lo, hi):
+        """Best exchange for ``t``: ``(gain, donor, index in donor, index in t)`` or ``None``."""
+        u = self.u
+        mem_t = self.members[t]
+        if mem_t.size <= 1:
+            return None
+        full = self.load[t] + u[mem_t].min(axis=0) > hi  # measures with no room
+        yt = u[mem_t]
+        j = int(np.argmin(yt[:, full].sum(axis=1))) if np.any(full) else int(np.argmin(yt.sum(axis=1)))
+        y = yt[j]
+        best = None
+        for d in cand:
+            mem = self.members[d]
+            if mem.size <= 1:
+                continue
+            x = u[mem]
+            net = x - y
+            ok = ((self.load[d] - net) >= lo).all(axis=1) & ((self.load[d] - net) <= hi).all(axis=1)
+            ok &= ((self.load[t] + net) <= hi).all(axis=1)
+            if not np.any(ok):
+                continue
+            gain = np.where(ok, np.minimum(np.maximum(net, 0.0), dt).sum(axis=1), -np.inf)
+            gain -= np.where(ok, np.maximum(lo - (self.load[t] + net), 0.0).sum(axis=1) - dt.sum(), 0.0) * 0
+            i = int(np.argmax(gain))
+            if gain[i] > 0 and (best is None or gain[i] > best[0]):
+                best = (gain[i], d, i, j)
+        return best
+
+    def _make_room(self, t: int, lo: float, hi: float) -> bool:
+        """``t`` lacks one measure but is full on another: send its largest atom on the full
+        measures to the territory that takes it best (a deficit there, or the most room)."""
+        u = self.u
+        mem = self.members[t]
+        if mem.size <= 1:
+            return False
+        x = u[mem]
+        full = self.load[t] + x.min(axis=0) > hi
+        if not np.any(full):
+            return False
+        allowed = ~((self.load[t] - x < lo) & (self.load[t] >= lo)).any(axis=1)
+        if not np.any(allowed):
+            return False
+        size = np.where(allowed, x[:, full].sum(axis=1), -np.inf)
+        # Largest first; the first one some other territory can take.
+        for i in np.argsort(-size, kind="stable")[:64].tolist():
+            if not np.isfinite(size[i]):
+                break
+            xi = x[i]
+            after = self.load + xi
+            fits = (after <= hi).all(axis=1)
+            fits[t] = False
+            if not np.any(fits):
+                continue
+            gain = np.minimum(xi, np.maximum(lo - self.load, 0.0)).sum(axis=1)
+            room = (hi - after).min(axis=1)
+            d = int(np.argmax(np.where(fits, gain * 1e6 + room, -np.inf)))
+            self._move(int(mem[i]), t, d, i)
+            return True
+        return False
+
+    def _move(self, atom: int, src: int, dst: int, index: int) -> None:
+        self.members[src] = np.delete(self.members[src], index)
+        self.members[dst] = np.append(self.members[dst], atom)
+        self.assign[atom] = dst
+        self.load[src] -= self.u[atom]
+        self.load[dst] += self.u[atom]

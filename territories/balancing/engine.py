@@ -108,6 +108,7 @@ def balance(
                 deadline=seg_deadline,
                 edges=_local_edges(problem.edges, idx) if geo else None,
                 contiguous=contiguous,
+                value_col=problem.value_measure,
             )
         elif geo:
             run = solve_geo(

@@ -334,15 +334,23 @@ def _r(x: float) -> float | None:
 
 @dataclass(frozen=True)
 class GrowthStep:
-    """One pre-planned cut: territory ``new_territory`` is created and receives ``atoms`` (atom
-    indices), taken from the territories in ``taken_from`` (territory → number of atoms).
-    ``metrics`` is the balance right after this step (``K + step`` territories)."""
+    """One pre-planned cut: territory ``new_territory`` (index in the grown problem) is created
+    and receives ``atoms`` (atom indices) taken from ``taken_from`` (territory → atoms given).
+
+    Balance right after the step, over the ``K + step`` territories then existing:
+    ``max_dev_pct`` and ``spread_pct`` per measure name, ``within_tolerance``, and
+    ``moved_atoms`` — atoms away from their original owner so far (cumulative).
+    """
 
     step: int
+    segment: str
     new_territory: int
     atoms: np.ndarray
     taken_from: dict[int, int]
-    metrics: Metrics
+    max_dev_pct: dict[str, float]
+    spread_pct: dict[str, float]
+    within_tolerance: bool
+    moved_atoms: int
 
 
 @dataclass(frozen=True)
