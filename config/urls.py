@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from config import views as config_views
+from engagements import views as engagement_views
+
+urlpatterns = [
+    path("", engagement_views.home, name="home"),
+    path("healthz", config_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    # Login, logout, password change and reset (templates in templates/registration/).
+    path(
+        "auth/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"
+    ),
+    path("auth/", include("django.contrib.auth.urls")),
+    path("engagements/", include("engagements.urls")),
+    path("engagements/<int:engagement_pk>/accounts/", include("territories.urls")),
+]
+
+handler403 = "config.views.permission_denied"
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

@@ -1,0 +1,130 @@
+"""The demo: users for every role, two customer organizations, realistic engagements.
+
+Idempotent: users, organizations, engagements and memberships are looked up by name before
+anything is created, and every app's demo step replaces its own data. Later issues add steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from engagements.models import CustomerOrganization, Engagement, Role, User
+from engagements.services import membership_set
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    role: str
+    sees: str
+
+
+@dataclass
+class DemoResult:
+    engagements: list[Engagement] = field(default_factory=list)
+    logins: list[DemoLogin] = field(default_factory=list)
+
+
+# (username, full name, email, organization key or None, staff role)
+USERS = [
+    ("architect", "Ava Architect", "architect@consultancy.example", None, ""),
+    ("engineer", "Eli Engineer", "engineer@consultancy.example", None, ""),
+    ("manager", "Mia Manager", "manager@consultancy.example", None, User.StaffRole.MANAGER),
+    ("ops", "Oscar Ops", "ops@consultancy.example", None, User.StaffRole.OPS),
+    ("customer", "Carla Customer", "carla@northwind.example", "northwind", ""),
+    ("viewer", "Victor Viewer", "victor@northwind.example", "northwind", ""),
+    ("customer2", "Bea Bluepeak", "bea@bluepeak.example", "bluepeak", ""),
+]
+ORGANIZATIONS = {"northwind": "Northwind Analytics", "bluepeak": "Bluepeak Logistics"}
+
+
+def _user(username: str, full_name: str, email: str, org, staff_role: str, password: str) -> User:
+    first, last = full_name.split(" ", 1)
+    user, _ = User.objects.get_or_create(username=username)
+    user.first_name, user.last_name, user.email = first, last, email
+    user.organization = org
+    user.staff_role = staff_role
+    user.is_active = True
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def demo_core(*, password: str) -> tuple[dict[str, User], list[Engagement]]:
+    orgs = {
+        key: CustomerOrganization.objects.get_or_create(name=name)[0]
+        for key, name in ORGANIZATIONS.items()
+    }
+    users = {
+        username: _user(username, full, email, orgs[org] if org else None, staff, password)
+        for username, full, email, org, staff in USERS
+    }
+    today = dt.date.today()
+    next_fy = dt.date(today.year + 1, 2, 1)
+    northwind, _ = Engagement.objects.get_or_create(
+        organization=orgs["northwind"],
+        name="FY2027 Territory Design",
+        defaults={
+            "type": Engagement.Type.SINGLE_PROJECT,
+            "fiscal_year_start": next_fy,
+            "hour_budget": 160,
+            "created_by": users["architect"],
+        },
+    )
+    bluepeak, _ = Engagement.objects.get_or_create(
+        organization=orgs["bluepeak"],
+        name="Territory Redesign 2027",
+        defaults={
+            "type": Engagement.Type.DEDICATED,
+            "fiscal_year_start": next_fy,
+            "hour_budget": 120,
+            "created_by": users["architect"],
+        },
+    )
+    memberships = [
+        (northwind, "architect", Role.ARCHITECT),
+        (northwind, "engineer", Role.ENGINEER),
+        (northwind, "customer", Role.CUSTOMER_APPROVER),
+        (northwind, "viewer", Role.CUSTOMER_VIEWER),
+        (bluepeak, "architect", Role.ARCHITECT),
+        (bluepeak, "engineer", Role.ENGINEER),
+        (bluepeak, "customer2", Role.CUSTOMER_APPROVER),
+    ]
+    for engagement, username, role in memberships:
+        current = engagement.memberships.filter(user=users[username]).first()
+        if current is None or current.role != role:
+            membership_set(
+                engagement=engagement, user=users[username], role=role, actor=users["architect"]
+            )
+    return users, [northwind, bluepeak]
+
+
+DemoStep = Callable[..., None]
+
+
+def demo_seed(
+    *, accounts: int, seed: int, password: str, say: Callable[[str], None] = print
+) -> DemoResult:
+    from territories.demo import demo_accounts
+
+    users, engagements = demo_core(password=password)
+    northwind, bluepeak = engagements
+    say(f"Users and engagements ready ({len(users)} users, {len(engagements)} engagements).")
+    for index, (engagement, prefix) in enumerate(((northwind, "NW"), (bluepeak, "BP"))):
+        demo_accounts(engagement=engagement, n=accounts, seed=seed + index, id_prefix=prefix)
+        say(f"{engagement}: {accounts:,} accounts.")
+    logins = [
+        DemoLogin("architect", "architect", "both engagements, full edit"),
+        DemoLogin("engineer", "engineer", "both engagements, routing"),
+        DemoLogin("manager", "manager", "every engagement, read only, dashboards"),
+        DemoLogin("ops", "ops", "every engagement, documentation packages"),
+        DemoLogin("customer", "customer approver", f"{northwind.organization.name} only"),
+        DemoLogin("viewer", "customer viewer", f"{northwind.organization.name} only, read only"),
+        DemoLogin("customer2", "customer approver", f"{bluepeak.organization.name} only"),
+    ]
+    return DemoResult(engagements=engagements, logins=logins)

@@ -1,0 +1,251 @@
+"""The one job-tracking pattern of the project (STYLE.md §9).
+
+* ``job_start(...)`` writes a ``Job`` row and enqueues the RQ job **after the transaction
+  commits**, so the worker never looks for a row that is not there yet. A job with the same
+  ``dedupe_key`` already queued or running is returned instead of starting a second one.
+* ``@tracked_job`` wraps a job function in ``<app>/jobs.py``: it loads the row, marks it
+  running, passes it to the function (which reports progress with ``job.report``), and marks it
+  succeeded or failed. A row that already finished is not run again (RQ may deliver twice).
+* ``jobs_sweep()`` finds rows whose work is gone — the worker process died, RQ lost or failed the
+  job — and marks them failed, so nothing stays "running" forever. The status fragment calls it
+  for the job it shows; ``manage.py sweep_jobs`` runs it for all.
+
+Results must be idempotent: a job function replaces what a previous run wrote, never adds to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from engagements.models import Engagement, Job, User
+from engagements.services import activity_record
+
+log = logging.getLogger(__name__)
+
+# A running row whose worker gives no sign of life for this long is considered dead even when
+# its worker runs on another host (where we cannot look at the process table).
+STALE_AFTER = timedelta(minutes=10)
+# A queued row whose RQ job vanished (e.g. Redis restarted) is failed after this grace period.
+LOST_AFTER = timedelta(seconds=30)
+
+
+def _queue():
+    return django_rq.get_queue("default")
+
+
+def job_start(
+    *,
+    engagement: Engagement,
+    func: Callable[[int], Any],
+    title: str,
+    user: User | None = None,
+    params: dict[str, Any] | None = None,
+    dedupe_key: str = "",
+) -> Job:
+    """Create the job row and enqueue ``func(job_pk)`` once the current transaction commits."""
+    if dedupe_key:
+        existing = (
+            Job.objects.filter(engagement=engagement, dedupe_key=dedupe_key, status__in=Job.ACTIVE)
+            .order_by("-created_at")
+            .first()
+        )
+        if existing is not None and not _sweep_one(existing):
+            return existing
+    kind = f"{func.__module__}.{func.__name__}"
+    job = Job.objects.create(
+        engagement=engagement,
+        kind=kind,
+        title=title,
+        params=params or {},
+        dedupe_key=dedupe_key,
+        created_by=user if user is not None and user.is_authenticated else None,
+        message="Waiting for a worker",
+    )
+    activity_record(
+        engagement=engagement,
+        actor=user,
+        verb="job.queued",
+        summary=f"Started: {title}",
+        data={"job": job.pk},
+    )
+    transaction.on_commit(functools.partial(_enqueue, job.pk, func))
+    return job
+
+
+def _enqueue(job_pk: int, func: Callable[[int], Any]) -> None:
+    job = Job.objects.get(pk=job_pk)
+    try:
+        _queue().enqueue(
+            func,
+            job_pk,
+            job_id=job.rq_id,
+            job_timeout=settings.JOB_TIMEOUT,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except RedisError as exc:
+        log.exception("Could not enqueue job %s", job_pk)
+        job.mark_failed(
+            f"The job queue is unavailable ({exc.__class__.__name__}: {exc}).",
+            message="Could not reach the job queue",
+        )
+
+
+def tracked_job(func: Callable[[Job], dict[str, Any] | None]) -> Callable[[int], Any]:
+    """Decorate a job entry point taking the ``Job``; the RQ job calls it with the row's pk."""
+
+    @functools.wraps(func)
+    def run(job_pk: int) -> dict[str, Any] | None:
+        job = Job.objects.select_related("engagement", "created_by").filter(pk=job_pk).first()
+        if job is None:
+            log.warning("Job row %s is gone; nothing to do.", job_pk)
+            return None
+        if job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+            log.info("Job %s already %s; not running it again.", job_pk, job.status)
+            return job.result
+        job.mark_running()
+        try:
+            result = func(job) or {}
+        except Exception as exc:
+            job.mark_failed(
+                "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000],
+                message=_short_error(exc),
+            )
+            activity_record(
+                engagement=job.engagement,
+                actor=job.created_by,
+                verb="job.failed",
+                summary=f"Failed: {job.title}",
+                data={"job": job.pk},
+            )
+            raise
+        job.mark_succeeded(result, message=result.get("message", "") if result else "")
+        activity_record(
+            engagement=job.engagement,
+            actor=job.created_by,
+            verb="job.succeeded",
+            summary=f"Finished: {job.title}",
+            data={"job": job.pk},
+        )
+        return result
+
+    return run
+
+
+def _short_error(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else exc.__class__.__name__)[:300]
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process runs with ``pid`` on this host (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The state follows the parenthesised command name, which may itself hold spaces.
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True  # no procfs (macOS): trust kill(0)
+
+
+def _rq_status(job: Job) -> tuple[str | None, str]:
+    """RQ's view of the job: (status or None when RQ no longer has it, exception text)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job as RQJob
+
+    try:
+        rq_job = RQJob.fetch(job.rq_id, connection=_queue().connection)
+    except NoSuchJobError:
+        return None, ""
+    status = rq_job.get_status(refresh=False)
+    status_text = getattr(status, "value", status)
+    exc_text = ""
+    if status_text == "failed":
+        result = rq_job.latest_result()
+        exc_text = (getattr(result, "exc_string", "") or "").strip()
+    return status_text, exc_text
+
+
+def _sweep_one(job: Job) -> bool:
+    """Mark ``job`` failed if its work is gone; return True when it did."""
+    if job.status not in Job.ACTIVE:
+        return False
+    now = timezone.now()
+    reason = ""
+    local = (
+        job.status == Job.Status.RUNNING
+        and job.worker_pid
+        and job.worker_host == socket.gethostname()
+    )
+    if local:
+        if _pid_alive(job.worker_pid):
+            # The work horse is alive on this host: it will write its own outcome, even if
+            # Redis forgot the job meanwhile (a Redis restart mid-job).
+            return False
+        reason = f"The worker process (pid {job.worker_pid}) died while running this job."
+    else:
+        try:
+            status, exc_text = _rq_status(job)
+        except RedisError:
+            status, exc_text = "unknown", ""
+        if status in ("failed", "stopped", "canceled"):
+            last = exc_text.splitlines()[-1] if exc_text else ""
+            reason = f"The worker reported the job {status}" + (f": {last}" if last else ".")
+        elif status is None:
+            since = job.heartbeat_at or job.created_at
+            if now - since > LOST_AFTER:
+                reason = "The job queue lost this job (Redis restarted or the job expired)."
+        elif (
+            job.status == Job.Status.RUNNING
+            and job.heartbeat_at
+            and now - job.heartbeat_at > STALE_AFTER
+        ):
+            reason = f"No sign of life from the worker for {STALE_AFTER}."
+    if not reason:
+        return False
+    updated = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
+        status=Job.Status.FAILED, error=reason, message="Failed: worker gone", finished_at=now
+    )
+    if updated:
+        job.refresh_from_db()
+        activity_record(
+            engagement=job.engagement,
+            actor=None,
+            verb="job.failed",
+            summary=f"Failed (worker gone): {job.title}",
+            data={"job": job.pk},
+        )
+    return bool(updated)
+
+
+def job_refresh(job: Job) -> Job:
+    """Re-read the row, first failing it if its worker is gone (used by the status fragment)."""
+    _sweep_one(job)
+    job.refresh_from_db()
+    return job
+
+
+def jobs_sweep(*, engagement: Engagement | None = None) -> list[Job]:
+    """Fail every active job whose work is gone; return the jobs it failed."""
+    qs = Job.objects.select_related("engagement").filter(status__in=Job.ACTIVE)
+    if engagement is not None:
+        qs = qs.filter(engagement=engagement)
+    return [job for job in qs if _sweep_one(job)]

@@ -1,0 +1,63 @@
+"""manage.py demo: every role, two customers, accounts; idempotent and deterministic."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from engagements.access import engagements_for, role_for
+from engagements.models import Engagement, Membership, Role, User
+from territories.models import Account, DataQualitySummary
+
+
+def _run(**options):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("demo", stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_creates_every_role_and_two_isolated_customers():
+    output = _run(accounts=300, seed=5, password="demo-pass-x")
+    for username in ("architect", "engineer", "manager", "ops", "customer", "viewer", "customer2"):
+        assert username in output
+        assert User.objects.get(username=username).check_password("demo-pass-x")
+    northwind = Engagement.objects.get(organization__name="Northwind Analytics")
+    bluepeak = Engagement.objects.get(organization__name="Bluepeak Logistics")
+    customer = User.objects.get(username="customer")
+    customer2 = User.objects.get(username="customer2")
+    assert role_for(customer, northwind) == Role.CUSTOMER_APPROVER
+    assert role_for(User.objects.get(username="viewer"), northwind) == Role.CUSTOMER_VIEWER
+    assert list(engagements_for(customer)) == [northwind]
+    assert list(engagements_for(customer2)) == [bluepeak]
+    assert role_for(User.objects.get(username="manager"), bluepeak) == Role.MANAGER
+    assert Account.objects.filter(engagement=northwind).count() == 300
+    assert DataQualitySummary.objects.get(engagement=northwind).account_count == 300
+
+
+@pytest.mark.django_db
+def test_running_the_demo_twice_duplicates_nothing():
+    _run(accounts=200, seed=5, password="demo-pass-x")
+    snapshot = sorted(
+        Account.objects.values_list("external_id", "name", "annual_revenue", "postal_code")
+    )
+    _run(accounts=200, seed=5, password="demo-pass-x")
+    assert (
+        sorted(Account.objects.values_list("external_id", "name", "annual_revenue", "postal_code"))
+        == snapshot
+    )
+    assert User.objects.count() == 7
+    assert Engagement.objects.count() == 2
+    assert Membership.objects.count() == 7
+    _run(accounts=50, seed=5, password="demo-pass-x")
+    assert Account.objects.count() == 100
+
+
+@pytest.mark.django_db
+def test_demo_rejects_bad_arguments():
+    with pytest.raises(CommandError, match="--accounts"):
+        _run(accounts=-1)
+    with pytest.raises(CommandError, match="--password"):
+        _run(password="short")

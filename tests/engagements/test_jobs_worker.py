@@ -1,0 +1,134 @@
+"""The job pattern end to end with a real Redis and a real ``rqworker`` process."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from engagements.models import Job
+from engagements.tracking import _pid_alive, job_start, jobs_sweep
+from territories.models import DataQualitySummary
+from tests import jobs_support
+from tests.factories import make_account
+
+pytestmark = [pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def clean_queue():
+    jobs_support.empty_queue()
+    yield
+    jobs_support.empty_queue()
+
+
+def test_a_job_started_from_the_page_succeeds_through_a_real_worker(world, client):
+    make_account(world.engagement, external_id="A-1", name="Acme", domain="acme.com")
+    make_account(
+        world.engagement,
+        external_id="A-2",
+        name="Acme",
+        domain="acme.com",
+        state="",
+        postal_code="",
+    )
+    client.force_login(world.architect)
+
+    response = client.post(f"/engagements/{world.engagement.pk}/accounts/quality/")
+    assert response.status_code == 302
+    job = Job.objects.get(engagement=world.engagement)
+    assert response.url.endswith(f"?job={job.pk}")
+    assert job.status == Job.Status.QUEUED
+
+    # While queued, the page polls the status fragment.
+    page = client.get(response.url).content.decode()
+    assert f'hx-get="/engagements/{world.engagement.pk}/jobs/{job.pk}/status/' in page
+    assert 'hx-trigger="every 1s"' in page
+
+    jobs_support.run_burst_worker()
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.progress == 100
+    summary = DataQualitySummary.objects.get(engagement=world.engagement)
+    assert summary.job_id == job.pk
+    assert summary.report["duplicates"]["domain"]["count"] == 2
+    assert summary.report["no_geography"]["count"] == 1
+
+    # The fragment now tells htmx to stop polling (286) and shows the final state.
+    fragment = client.get(
+        f"/engagements/{world.engagement.pk}/jobs/{job.pk}/status/?refresh_on_done=1",
+        HTTP_HX_REQUEST="true",
+    )
+    assert fragment.status_code == 286
+    assert fragment["HX-Refresh"] == "true"
+    assert "Succeeded" in fragment.content.decode()
+    assert "hx-trigger" not in fragment.content.decode()
+
+
+def test_rerunning_the_job_replaces_its_result(world, client):
+    make_account(world.engagement)
+    client.force_login(world.architect)
+    for _ in range(2):
+        client.post(f"/engagements/{world.engagement.pk}/accounts/quality/")
+        jobs_support.run_burst_worker()
+    assert Job.objects.filter(engagement=world.engagement, status=Job.Status.SUCCEEDED).count() == 2
+    assert DataQualitySummary.objects.filter(engagement=world.engagement).count() == 1
+
+
+def test_a_killed_worker_leaves_the_job_failed_and_a_rerun_succeeds(world):
+    job = job_start(
+        engagement=world.engagement,
+        func=jobs_support.slow_job,
+        title="Slow",
+        params={"seconds": 30},
+    )
+    worker = jobs_support.start_worker("--burst")
+    try:
+        running = jobs_support.wait_for(
+            lambda: Job.objects.filter(
+                pk=job.pk, status=Job.Status.RUNNING, progress__gt=0
+            ).first(),
+            timeout=60,
+            what="the job to start running",
+        )
+        # The worker and its work horse (RQ forks it into its own session) die mid-job,
+        # as when a machine is rebooted or the OOM killer strikes.
+        os.kill(running.worker_pid, signal.SIGKILL)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        jobs_support.wait_for(
+            lambda: not _pid_alive(running.worker_pid), what="the work horse to die"
+        )
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING  # nobody has told the row yet
+    assert jobs_sweep() == [job]
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "died" in job.error
+
+    rerun = job_start(
+        engagement=world.engagement,
+        func=jobs_support.slow_job,
+        title="Slow",
+        params={"seconds": 0.3},
+    )
+    assert rerun.pk != job.pk
+    jobs_support.run_burst_worker()
+    rerun.refresh_from_db()
+    assert rerun.status == Job.Status.SUCCEEDED, rerun.error
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED  # the dead run stays failed; it is not resurrected
+
+
+def test_a_job_that_raises_is_failed_with_its_message(world):
+    job = job_start(engagement=world.engagement, func=jobs_support.failing_job, title="Bad")
+    jobs_support.run_burst_worker()
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "row 7, column revenue" in job.error

@@ -1,0 +1,29 @@
+"""Test settings: the real settings with test-only overrides.
+
+The database comes from DATABASE_URL like everywhere else (CI: PostgreSQL; a fresh machine:
+SQLite). A SQLite test database is a file, not memory, so a real ``rqworker`` subprocess started
+by a test sees the same data. A worker subprocess started by ``tests.jobs_support`` is told the
+test database's name through PORTAL_TEST_DB_NAME.
+"""
+
+import os
+
+from config.settings import *  # noqa: F403
+from config.settings import DATABASES, VAR_DIR
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_ROOT = VAR_DIR / "test-media"
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+DEBUG = False
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+if os.environ.get("PORTAL_TEST_DB_NAME"):
+    # Inside a worker subprocess: use the test database the test process created.
+    DATABASES["default"]["NAME"] = os.environ["PORTAL_TEST_DB_NAME"]
