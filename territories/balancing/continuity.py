@@ -50,6 +50,10 @@ def solve_continuity(
     u = w[:, cols] / (tot[cols] / k)
     assign = start.copy()
     assign[fixed >= 0] = fixed[fixed >= 0]
+    if cols.size == 0:  # nothing to balance in this segment
+        u = np.ones((n, 1))
+        _place_unowned(u, assign, k)
+        return SegmentRun(assign, False, "nothing to balance")
     _place_unowned(u, assign, k)
     if edges is not None:
         from territories.balancing.geo import repair_geo

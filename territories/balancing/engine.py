@@ -135,6 +135,11 @@ def balance(
                 rng=rng,
                 deadline=seg_deadline,
             )
+        if time.monotonic() >= seg_deadline:
+            notes.append(
+                "stopped at the time limit: the result is the best found so far and may differ "
+                "between machines"
+            )
         assignment[idx] = run.assign + off
         proven = proven and run.proven_optimal
         methods.append(run.method)

@@ -31,6 +31,8 @@ PENALTY = 1000.0
 AIM = 0.5
 # The search stops when every territory is this fraction of the tolerance from the mean.
 FINISH = 0.9
+# Annealing proposals per atom (the deterministic work budget of the contiguous search).
+ANNEAL_PER_ATOM = 1000
 # Weight of compactness (edges kept inside a territory) against balance, per edge.
 COMPACT = 1e-6
 
@@ -172,7 +174,7 @@ def solve_geo(
     n = w.shape[0]
     tot = w.sum(axis=0)
     cols = np.flatnonzero(tot > 0)
-    u = w[:, cols] / (tot[cols] / k)
+    u = w[:, cols] / (tot[cols] / k) if cols.size else np.ones((n, 1))
     edges = connect_edges(edges, n, coords)
     assign = bisect(coords, u.sum(axis=1), k, edges)
     if np.any(fixed >= 0):
@@ -453,16 +455,15 @@ def _anneal(u, assign, k, *, nbrs, both, movable, tau, goal, contiguous, deadlin
         if dl > 0:
             ups.append(dl)
     t0 = (float(np.median(ups)) if ups else 1e-3) / np.log(2.0)
-    start = time.monotonic()
-    budget = max(deadline - start, 1e-3)
-    temp = t0
+    # The schedule runs on proposals, not seconds, so a seed gives the same answer anywhere.
+    budget = ANNEAL_PER_ATOM * n
     batch = 4096
-    while True:
-        now = time.monotonic()
-        if now >= deadline or worst() <= goal:
+    done = 0
+    while done < budget:
+        if time.monotonic() >= deadline or worst() <= goal:
             break
-        frac = (now - start) / budget
-        temp = t0 * (1e-4 ** frac)
+        temp = t0 * (1e-4 ** (done / budget))
+        done += batch
         edges_ = rng.integers(0, len(e0), batch).tolist()
         coins = np.log(rng.random(batch)).tolist()
         for e, coin in zip(edges_, coins, strict=True):

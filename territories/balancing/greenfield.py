@@ -23,8 +23,8 @@ from territories.balancing.bounds import measure_bound
 from territories.balancing.search import deal, exact_milp, improve_1d, improve_multi
 
 # Largest instance (atoms × territories) handed to the exact MILP solver.
-EXACT_CELLS = 240
-EXACT_MAX_ATOMS = 40
+EXACT_CELLS = 60
+EXACT_MAX_ATOMS = 20
 # Stop improving when every territory is this close to its target (fraction of the mean).
 STOP = 1e-9
 # With several balanced measures, stop when each is this close to its bound (0.01 points).

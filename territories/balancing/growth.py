@@ -153,6 +153,9 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
     n, d = w.shape
     tot = w.sum(axis=0)
     cols = np.flatnonzero(tot > 0)
+    if cols.size == 0:  # all-zero measures: count atoms instead
+        w, tot, cols = np.ones((n, 1)), np.array([float(n)]), np.array([0])
+        unit = (True,)
     u = w[:, cols] / (tot[cols] / k)  # mean of the original k territories = 1
     ucols = [i for i, j in enumerate(cols) if unit[j]]
     cnt_col = ucols[0] if ucols else None

@@ -22,6 +22,8 @@ from scipy.optimize import Bounds as LPBounds
 from scipy.optimize import LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
+# Branch-and-bound nodes allowed to the exact solver (deterministic work limit).
+MILP_NODES = 5000
 # Rounds of true "lightest territory first" dealing before switching to a vectorised serpentine.
 LPT_ROUNDS = 400
 
@@ -438,7 +440,8 @@ def exact_milp(
         integrality=integrality,
         bounds=LPBounds(lb, ub),
         constraints=LinearConstraint(a, lo, hi),
-        options={"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0},
+        # The node limit, not the clock, ends a hard search: same inputs, same answer.
+        options={"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0, "node_limit": MILP_NODES},
     )
     if res.x is None:
         return None, None, False
