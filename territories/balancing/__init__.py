@@ -11,8 +11,8 @@ Public API — see ``docs/balancing.md`` for the algorithms, bounds and guarante
 
 from territories.balancing.bounds import measure_bound, moves_lower_bound, problem_bounds
 from territories.balancing.engine import balance
-from territories.balancing.growth import growth_cut
 from territories.balancing.geo import bisect, delaunay_edges
+from territories.balancing.growth import growth_cut
 from territories.balancing.metrics import metrics_for
 from territories.balancing.model import (
     BalancingError,

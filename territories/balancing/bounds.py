@@ -204,7 +204,9 @@ def problem_bounds(
     for s, seats in enumerate(problem.seats):
         idx = np.flatnonzero(problem.atom_segment == s)
         q = idx.size // seats if exact_counts else 0
-        mb = tuple(measure_bound(problem.measures[idx, j], seats, min_atoms=q) for j in range(problem.d))
+        mb = tuple(
+            measure_bound(problem.measures[idx, j], seats, min_atoms=q) for j in range(problem.d)
+        )
         per_seg.append(mb)
         share = max(
             share,

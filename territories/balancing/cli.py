@@ -32,13 +32,26 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(prog: str = "balance_file") -> argparse.ArgumentParser:
-    p = _Parser(prog=prog, description="Balance atoms (accounts or geographic units) into territories.")
+    p = _Parser(
+        prog=prog, description="Balance atoms (accounts or geographic units) into territories."
+    )
     p.add_argument("file", help="CSV or XLSX, one row per atom")
     p.add_argument("--territories", "-k", type=int, help="number of territories K")
-    p.add_argument("--measures", default="count,value", help="measure columns, comma separated ('count' without a column = 1 per row)")
-    p.add_argument("--id-column", help="id column (default: id, external_id, … or the first column)")
-    p.add_argument("--tolerance", type=float, default=0.10, help="band around the mean (0.10 = ±10 %%)")
-    p.add_argument("--max-share", type=float, help="cap on the largest atom's share of its territory's value (0.25 or 25)")
+    p.add_argument(
+        "--measures",
+        default="count,value",
+        help="measure columns, comma separated ('count' without a column = 1 per row)",
+    )
+    p.add_argument(
+        "--id-column", help="id column (default: id, external_id, … or the first column)"
+    )
+    p.add_argument(
+        "--tolerance", type=float, default=0.10, help="band around the mean (0.10 = ±10 %%)"
+    )
+    p.add_argument(
+        "--max-share",
+        help="cap on the largest atom's share of its territory's value, in percent (25 or 25%%)",
+    )
     p.add_argument("--owner-column", help="current owner per row: start from it, fewest moves")
     p.add_argument("--lock-column", help="rows marked 1/true/yes/x keep their owner")
     p.add_argument("--segment-column", help="segment per row; balanced separately")
@@ -70,7 +83,9 @@ def _pairs(text: str, what: str) -> dict[str, int]:
     return out
 
 
-def run(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def run(
+    argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     """Run the command; returns the exit code (0 ok, 2 bad input)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -88,12 +103,14 @@ def _run(argv: list[str], out: TextIO) -> int:
         raise InputError(f"--territories must be at least 1 (got {args.territories})")
     if not 0 <= args.tolerance < 1:
         raise InputError(f"--tolerance must be in [0, 1) (got {args.tolerance})")
-    max_share = args.max_share
-    if max_share is not None:
-        if max_share > 1:
-            max_share /= 100.0
+    max_share = None
+    if args.max_share is not None:
+        try:
+            max_share = float(args.max_share.strip().rstrip("%")) / 100.0
+        except ValueError as exc:
+            raise InputError(f"--max-share: {args.max_share!r} is not a percentage") from exc
         if not 0 < max_share <= 1:
-            raise InputError(f"--max-share must be in (0, 100] (got {args.max_share})")
+            raise InputError(f"--max-share must be a percentage in (0, 100] (got {args.max_share})")
     df = read_table(args.file)
     adjacency = read_table(args.adjacency) if args.adjacency else None
     lat, lon = args.lat_column, args.lon_column
@@ -120,7 +137,9 @@ def _run(argv: list[str], out: TextIO) -> int:
     )
     problem = table.problem
     if args.add_territories and args.contiguous:
-        raise InputError("--add-territories with --contiguous is not supported: cuts are not contiguous yet")
+        raise InputError(
+            "--add-territories with --contiguous is not supported: cuts are not contiguous yet"
+        )
     if args.add_territories:
         text = args.add_territories.strip()
         add: int | dict[str, int]
@@ -137,10 +156,23 @@ def _run(argv: list[str], out: TextIO) -> int:
         else:
             if problem.owner is not None:
                 raise InputError("a growth cut from owners needs an owner on every row")
-            base = balance(problem, tolerance=args.tolerance, seed=args.seed, time_limit=args.time_limit, contiguous=args.contiguous)
+            base = balance(
+                problem,
+                tolerance=args.tolerance,
+                seed=args.seed,
+                time_limit=args.time_limit,
+                contiguous=args.contiguous,
+            )
             start = base.assignment
             seconds0 = base.seconds
-        result = growth_cut(problem, start, add=add, tolerance=args.tolerance, seed=args.seed, time_limit=args.time_limit)
+        result = growth_cut(
+            problem,
+            start,
+            add=add,
+            tolerance=args.tolerance,
+            seed=args.seed,
+            time_limit=args.time_limit,
+        )
         result = _add_seconds(result, seconds0)
         moved_from = result.problem.owner
     else:
@@ -169,10 +201,16 @@ def _add_seconds(result: Result, seconds: float) -> Result:
     return replace(result, seconds=result.seconds + seconds)
 
 
-def write_assignment(path: Path, ids: np.ndarray, result: Result, original: np.ndarray | None) -> None:
+def write_assignment(
+    path: Path, ids: np.ndarray, result: Result, original: np.ndarray | None
+) -> None:
     """One row per atom: ``id, territory, moved`` (territory label; moved 1/0)."""
     labels = [result.problem.label(t) for t in range(result.problem.territories)]
-    moved = np.zeros(ids.size, dtype=bool) if original is None else (original >= 0) & (original != result.assignment)
+    moved = (
+        np.zeros(ids.size, dtype=bool)
+        if original is None
+        else (original >= 0) & (original != result.assignment)
+    )
     with path.open("w", newline="") as fh:
         wr = csv.writer(fh)
         wr.writerow(["id", "territory", "moved"])
@@ -247,7 +285,9 @@ def render_text(summary: dict) -> str:
             f"lower bound {summary['moves_lower_bound']}"
         )
     if summary["contiguous_territories"] is not None:
-        lines.append(f"contiguous territories: {summary['contiguous_territories']} of {summary['territories']}")
+        lines.append(
+            f"contiguous territories: {summary['contiguous_territories']} of {summary['territories']}"
+        )
     lines.extend(f"note: {n}" for n in summary["notes"])
     return "\n".join(lines)
 

@@ -307,7 +307,11 @@ class _State:
             return None
         full = self.load[t] + u[mem_t].min(axis=0) > hi  # measures with no room
         yt = u[mem_t]
-        j = int(np.argmin(yt[:, full].sum(axis=1))) if np.any(full) else int(np.argmin(yt.sum(axis=1)))
+        j = (
+            int(np.argmin(yt[:, full].sum(axis=1)))
+            if np.any(full)
+            else int(np.argmin(yt.sum(axis=1)))
+        )
         y = yt[j]
         best = None
         for d in cand:
@@ -321,7 +325,10 @@ class _State:
             if not np.any(ok):
                 continue
             gain = np.where(ok, np.minimum(np.maximum(net, 0.0), dt).sum(axis=1), -np.inf)
-            gain -= np.where(ok, np.maximum(lo - (self.load[t] + net), 0.0).sum(axis=1) - dt.sum(), 0.0) * 0
+            gain -= (
+                np.where(ok, np.maximum(lo - (self.load[t] + net), 0.0).sum(axis=1) - dt.sum(), 0.0)
+                * 0
+            )
             i = int(np.argmax(gain))
             if gain[i] > 0 and (best is None or gain[i] > best[0]):
                 best = (gain[i], d, i, j)

@@ -193,7 +193,9 @@ def solve_geo(
         deadline=deadline,
         rng=rng,
     )
-    method = "bisection + contiguous boundary search" if contiguous else "bisection + boundary search"
+    method = (
+        "bisection + contiguous boundary search" if contiguous else "bisection + boundary search"
+    )
     return SegmentRun(assign, False, method)
 
 
@@ -285,7 +287,9 @@ def make_contiguous(assign: np.ndarray, edges: np.ndarray, k: int, fixed: np.nda
         if empty.size:
             t_big = int(np.argmax(np.bincount(assign, minlength=k)))
             cross = edges[(assign[edges[:, 0]] != assign[edges[:, 1]])]
-            cand = np.concatenate([cross[assign[cross[:, 0]] == t_big, 0], cross[assign[cross[:, 1]] == t_big, 1]])
+            cand = np.concatenate(
+                [cross[assign[cross[:, 0]] == t_big, 0], cross[assign[cross[:, 1]] == t_big, 1]]
+            )
             cand = cand[fixed[cand] < 0] if cand.size else cand
             if cand.size == 0:
                 cand = np.flatnonzero((assign == t_big) & (fixed < 0))
@@ -408,8 +412,17 @@ def _search(
     goal = band if stop_at_band else tolerance * FINISH
     if np.abs(dev).max() > goal and time.monotonic() < deadline:
         assign = _anneal(
-            u, assign, k, nbrs=nbrs, both=both, movable=mov, tau=tau, goal=goal,
-            contiguous=contiguous, deadline=deadline, rng=rng,
+            u,
+            assign,
+            k,
+            nbrs=nbrs,
+            both=both,
+            movable=mov,
+            tau=tau,
+            goal=goal,
+            contiguous=contiguous,
+            deadline=deadline,
+            rng=rng,
         )
     return assign
 
@@ -494,7 +507,9 @@ def _anneal(u, assign, k, *, nbrs, both, movable, tau, goal, contiguous, deadlin
     return np.array(best_lab, dtype=np.int64)
 
 
-def _stays_connected(i: int, a: int, nb_i: list[int], nbrs: list[list[int]], lab: list[int]) -> bool:
+def _stays_connected(
+    i: int, a: int, nb_i: list[int], nbrs: list[list[int]], lab: list[int]
+) -> bool:
     """Is territory ``a`` still one piece without atom ``i``? Breadth-first search from one of
     ``i``'s neighbours in ``a``, stopping as soon as all of them are reached."""
     inside = [j for j in nb_i if lab[j] == a]

@@ -113,9 +113,7 @@ def solve_greenfield(
         active = np.ones(k, dtype=bool)
         target = np.ones((k, cols.size))
         # Nothing can beat the per-measure bounds: stop there.
-        lbs = np.array(
-            [measure_bound(w[:, j], k, min_atoms=q or 0).max_dev_lb for j in cols]
-        )
+        lbs = np.array([measure_bound(w[:, j], k, min_atoms=q or 0).max_dev_lb for j in cols])
         assign = improve_multi(
             u,
             assign,

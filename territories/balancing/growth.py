@@ -80,7 +80,9 @@ def growth_cut(
     for s, k in enumerate(seats):
         off = int(problem.segment_offsets[s])
         grown_labels.extend(labels[off : off + k])
-        grown_labels.extend(f"NEW-{names[s]}-{i + 1}" if len(seats) > 1 else f"NEW-{i + 1}" for i in range(extra[s]))
+        grown_labels.extend(
+            f"NEW-{names[s]}-{i + 1}" if len(seats) > 1 else f"NEW-{i + 1}" for i in range(extra[s])
+        )
     grown = replace(
         problem,
         territories=problem.territories + sum(extra),
@@ -207,7 +209,9 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
             load[t] -= u[moved].sum(axis=0)
             load[new] += u[moved].sum(axis=0)
             assign[moved] = new
-        _tune(u, key_col, load, new, goal, taken_vals, taken_ids, vals, ids, assign, tolerance * mean)
+        _tune(
+            u, key_col, load, new, goal, taken_vals, taken_ids, vals, ids, assign, tolerance * mean
+        )
         vals[new] = np.sort(np.concatenate(list(taken_vals.values()))) if taken_vals else vals[new]
         if taken_ids:
             allv = np.concatenate(list(taken_vals.values()))
@@ -249,7 +253,10 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
                 "new": new,
                 "atoms": atoms_in,
                 "taken_from": dict(
-                    zip(*(x.tolist() for x in np.unique(prev[atoms_in], return_counts=True)), strict=True)
+                    zip(
+                        *(x.tolist() for x in np.unique(prev[atoms_in], return_counts=True)),
+                        strict=True,
+                    )
                 ),
                 "max_dev_pct": full_dev.tolist(),
                 "spread_pct": full_spread.tolist(),

@@ -63,9 +63,7 @@ def numeric(df: pd.DataFrame, name: str, what: str = "measure") -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
-        raise InputError(
-            f"column {name!r} row {i + 2}: {df[name].iloc[i]!r} is not a number"
-        )
+        raise InputError(f"column {name!r} row {i + 2}: {df[name].iloc[i]!r} is not a number")
     return values
 
 

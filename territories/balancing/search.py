@@ -135,7 +135,9 @@ def improve_1d(
             pairs = zip(srt[:half], srt[::-1][:half], strict=True)
         else:
             p = rng.permutation(act)
-            pairs = ((x, y) if r[x] >= r[y] else (y, x) for x, y in zip(p[0::2], p[1::2]))
+            pairs = (
+                (x, y) if r[x] >= r[y] else (y, x) for x, y in zip(p[0::2], p[1::2], strict=False)
+            )
         improved = 0
         for a, b in pairs:
             delta = 0.5 * (r[a] - r[b])
@@ -186,7 +188,8 @@ def _best_exchange(va, vb, delta, exact_q, ca, cb):
     closest to ``delta``; ``None`` unless ``0 < e < 2*delta``. Returns ``(ix, iy, e)``, ``iy=-1``
     for a single move."""
     best = None
-    best_err = delta  # must beat "no change" (err == delta)
+    # Must beat "no change" (err == delta) by more than float noise, or equal swaps could cycle.
+    best_err = delta * (1 - 1e-7)
     if va.size and vb.size:
         want = va - delta
         pos = np.searchsorted(vb, want)
@@ -350,7 +353,7 @@ def _pair_op(u, members, dev, cnt, a, b, exact_q, sample, rng):
     if best is None:
         return None
     (o, s) = best[0]
-    if o < old_obj - 1e-13 or (o <= old_obj and s < old_ss * (1 - 1e-12) - 1e-15):
+    if o < old_obj - 1e-12 or (o <= old_obj and s < old_ss * (1 - 1e-9) - 1e-15):
         return best
     return None
 

@@ -105,7 +105,9 @@ def test_big_atoms_are_spread_one_per_territory():
 
 def test_three_measures_are_balanced_together():
     rng = np.random.default_rng(2)
-    w = np.stack([rng.uniform(4, 20, 2000), rng.uniform(15, 400, 2000), rng.uniform(15, 100, 2000)], 1)
+    w = np.stack(
+        [rng.uniform(4, 20, 2000), rng.uniform(15, 400, 2000), rng.uniform(15, 100, 2000)], 1
+    )
     result = balance(Problem(w, ("a", "b", "c"), 20), time_limit=20)
     for m in result.metrics.measures:
         assert m.max_dev_pct < 0.1
@@ -213,7 +215,13 @@ def test_growth_cut_adds_territories_balanced_after_every_step():
 
 def test_growth_cut_per_segment_renumbers_blocks():
     seg = np.r_[np.zeros(400, dtype=int), np.ones(600, dtype=int)]
-    p = count_value(np.random.default_rng(9).lognormal(0, 1, 1000), 5, segment=seg, seats=(2, 3), segment_names=("A", "B"))
+    p = count_value(
+        np.random.default_rng(9).lognormal(0, 1, 1000),
+        5,
+        segment=seg,
+        seats=(2, 3),
+        segment_names=("A", "B"),
+    )
     start = balance(p).assignment
     result = growth_cut(p, start, add={"A": 1}, tolerance=0.10)
     assert result.problem.seats == (3, 3)
@@ -252,3 +260,11 @@ def test_bad_arguments_are_refused(kwargs, message):
 def test_more_territories_than_atoms_is_refused():
     with pytest.raises(BalancingError, match="territories"):
         lognormal_problem(3, 4)
+
+
+def test_values_in_whole_cents_converge_without_the_time_limit():
+    # Equal exchanges of rounded values once cycled on float noise until the deadline.
+    values = np.round(np.random.default_rng(0).lognormal(0, 1.5, 400), 2)
+    result = balance(count_value(values, 4), time_limit=30)
+    assert result.seconds < 5
+    assert not any("time limit" in note for note in result.notes)

@@ -75,7 +75,7 @@ def independent_metrics(p: Problem, a: np.ndarray):
         worst = 0.0
         for s, k in enumerate(p.seats):
             terrs = [t for t in range(p.territories) if p.territory_segment[t] == s]
-            loads = {t: 0.0 for t in terrs}
+            loads = dict.fromkeys(terrs, 0.0)
             for i in range(p.n):
                 if p.atom_segment[i] == s:
                     loads[a[i]] += p.measures[i, j]
