@@ -20,7 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from territories.balancing.bounds import measure_bound
-from territories.balancing.search import deal, exact_milp, improve_1d, improve_multi
+from territories.balancing.search import (
+    deal,
+    deal_two_ends,
+    exact_milp,
+    improve_1d,
+    improve_multi,
+)
 
 # Largest instance (atoms × territories) handed to the exact MILP solver.
 EXACT_CELLS = 60
@@ -148,11 +154,17 @@ def _counts_only(n: int, k: int, fixed: np.ndarray, q: int | None) -> SegmentRun
     return SegmentRun(assign, False, "deal")
 
 
-def _deal_exact(key, order, assign, load, count, q):
-    """Deal ``order`` (descending ``key``) with exact-count capacities ``q`` then ``q+1``."""
+def _deal_exact(key, order, assign, load, count, q, target=None):
+    """Deal ``order`` (descending ``key``): exact counts ``q`` (from both ends when a ``target``
+    load is given, see ``deal_two_ends``) then ``q+1``; without ``q`` largest to lightest."""
+    if q is None:
+        if order.size:
+            assign[order] = deal(key[order], load, count, None)
+        return
+    if target is not None:
+        order = deal_two_ends(key, order, load, count, q, target, assign)
     pos = 0
-    caps = [q, q + 1, None] if q is not None else [None]
-    for c in caps:
+    for c in (q, q + 1, None):
         if pos >= order.size:
             break
         if c is None:
@@ -207,7 +219,8 @@ def _start_1d(u: np.ndarray, k: int, fixed: np.ndarray, q: int | None):
     sub = np.flatnonzero(~closed)
     sl, sc = load[sub].copy(), count[sub].copy()
     part = np.full(n, -1, dtype=np.int64)
-    _deal_exact(u, rest, part, sl, sc, q)
+    open_target = (total - closed_load) / max(sub.size, 1)
+    _deal_exact(u, rest, part, sl, sc, q, target=open_target)
     assign[rest] = sub[part[rest]]
     active = ~closed
     target = np.zeros(k)
@@ -225,7 +238,7 @@ def _start_multi(u: np.ndarray, k: int, fixed: np.ndarray, q: int | None) -> np.
     count = np.bincount(assign[locked], minlength=k).astype(np.int64)
     free = np.flatnonzero(~locked)
     order = free[np.argsort(-key[free], kind="stable")]
-    _deal_exact(key, order, assign, load, count, q)
+    _deal_exact(key, order, assign, load, count, q, target=float(key.sum()) / k)
     return assign
 
 
@@ -238,7 +251,7 @@ def _apply_cap(u, assign, k, vi, cap, tolerance, *, movable, q, rng, deadline):
     v = u[:, vi]
     top = np.zeros(k)
     np.maximum.at(top, assign, v)
-    need = top / cap
+    need = top / cap * (1 + 1e-6)  # a hair above, so the share lands under the cap
     hi = 1.0 + tolerance
     note = ""
     if need.max() > hi * (1 + 1e-12):

@@ -24,8 +24,8 @@ from scipy.sparse import coo_matrix
 
 # Branch-and-bound nodes allowed to the exact solver (deterministic work limit).
 MILP_NODES = 5000
-# Rounds of true "lightest territory first" dealing before switching to a vectorised serpentine.
-LPT_ROUNDS = 400
+# Most Python steps of the deal (each step one or more rounds; see ``deal``).
+DEAL_STEPS = 20_000
 
 
 def deal(
@@ -44,43 +44,89 @@ def deal(
 
     Returns:
         ``(m,)`` territory per atom. Each round gives one atom to every territory with room, the
-        largest atom of the round to the lightest territory. After ``LPT_ROUNDS`` rounds the
-        (now small) atoms are dealt in a serpentine by current load, vectorised.
+        largest atom of the round to the lightest territory. When there are more than
+        ``DEAL_STEPS`` rounds, each step deals several rounds in a serpentine over the territories
+        sorted by load, so the Python loop never runs more than ``DEAL_STEPS`` times.
     """
     m = key.size
     k = load.size
     out = np.empty(m, dtype=np.int64)
     if capacity is None:
         capacity = np.full(k, np.iinfo(np.int64).max // 4)
+    rounds = -(-m // k)
+    per_step = max(1, -(-rounds // DEAL_STEPS))
     pos = 0
-    rounds = 0
     while pos < m:
         room = np.flatnonzero(count < capacity)
         if room.size == 0:
             raise ValueError("no territory has room left")
-        if rounds >= LPT_ROUNDS and np.all(capacity[room] - count[room] >= 1):
-            # Serpentine for the tail: as many full rounds as every territory with room can take.
-            left = capacity[room] - count[room]
-            full = int(min(left.min(), (m - pos) // room.size))
-            if full >= 2:
-                order = room[np.argsort(load[room], kind="stable")]
-                block = np.tile(np.concatenate([order, order[::-1]]), full // 2 + 1)
-                take = full * room.size
-                terr = block[:take]
-                out[pos : pos + take] = terr
-                np.add.at(load, terr, key[pos : pos + take])
-                count[room] += full
-                pos += take
-                rounds += full
-                continue
+        order = room[np.argsort(load[room], kind="stable")]
+        c = min(per_step, int((capacity[room] - count[room]).min()), (m - pos) // room.size)
+        if c >= 2:
+            block = np.tile(np.concatenate([order, order[::-1]]), c // 2 + 1)[: c * room.size]
+            out[pos : pos + block.size] = block
+            np.add.at(load, block, key[pos : pos + block.size])
+            count[room] += c
+            pos += block.size
+            continue
         take = min(room.size, m - pos)
-        order = room[np.argsort(load[room], kind="stable")][:take]
+        order = order[:take]
         out[pos : pos + take] = order
         load[order] += key[pos : pos + take]
         count[order] += 1
         pos += take
-        rounds += 1
     return out
+
+
+def deal_two_ends(
+    key: np.ndarray,
+    order: np.ndarray,
+    load: np.ndarray,
+    count: np.ndarray,
+    q: int,
+    target: float,
+    out: np.ndarray,
+) -> np.ndarray:
+    """Exact-count deal from both ends of the sorted atoms; returns the atoms left over.
+
+    Every territory with fewer than ``q`` atoms gets one atom per round. A territory that needs
+    more per remaining slot than the remaining atoms' average takes from the top (largest atom to
+    the neediest); one that needs less takes from the bottom (smallest atom to the least needy).
+    So a territory holding a big atom is topped up with the smallest atoms, not with the smallest
+    of each round. ``order`` is descending in ``key``; ``out[atom]`` receives the territory.
+    Returns the atoms not dealt (the middle of ``order``), at most one per territory short of
+    ``q + 1``.
+    """
+    top, bot = 0, order.size
+    csum = np.concatenate([[0.0], np.cumsum(key[order])])
+    rounds = int(max(q - count.min(), 0))
+    per_step = max(1, -(-rounds // DEAL_STEPS))
+    while bot > top:
+        room = np.flatnonzero(count < q)
+        if room.size == 0 or room.size > bot - top:
+            break
+        slots = q - count[room]
+        c = min(per_step, int(slots.min()), (bot - top) // room.size)
+        per_slot = (target - load[room]) / slots
+        avg = (csum[bot] - csum[top]) / (bot - top)
+        high = per_slot >= avg
+        a = room[high][np.argsort(-per_slot[high], kind="stable")]
+        b = room[~high][np.argsort(per_slot[~high], kind="stable")]
+        if c >= 2:
+            blk_a = np.tile(np.concatenate([a, a[::-1]]), c // 2 + 1)[: c * a.size]
+            blk_b = np.tile(np.concatenate([b, b[::-1]]), c // 2 + 1)[: c * b.size]
+        else:
+            blk_a, blk_b = a, b
+        ta = order[top : top + blk_a.size]
+        tb = order[bot - blk_b.size : bot][::-1]
+        out[ta] = blk_a
+        out[tb] = blk_b
+        np.add.at(load, blk_a, key[ta])
+        np.add.at(load, blk_b, key[tb])
+        count[room] += c if c >= 2 else 1
+        top += blk_a.size
+        bot -= blk_b.size
+    return order[top:bot]
 
 
 def improve_1d(
