@@ -72,7 +72,7 @@ def solve_continuity(
         return SegmentRun(a, False, "boundary moves from current owners")
     lo = 1.0 - tolerance * (1 - INSIDE)
     hi = 1.0 + tolerance * (1 - INSIDE)
-    state = _State(u, assign, k, movable=fixed < 0, home=start)
+    state = _State(u, assign, k, movable=fixed < 0)
     unit = np.all(w[:, cols] == 1.0, axis=0)
     key = value_col_local(cols, value_col, unit)
     pool = state.shed(lo, hi, key, margin=0.05 * tolerance)
@@ -121,18 +121,8 @@ def _place_unowned(u: np.ndarray, assign: np.ndarray, k: int) -> None:
 class _State:
     """Loads and per-territory member lists under single-atom moves."""
 
-    def __init__(
-        self,
-        u: np.ndarray,
-        assign: np.ndarray,
-        k: int,
-        *,
-        movable: np.ndarray,
-        home: np.ndarray | None = None,
-    ):
+    def __init__(self, u: np.ndarray, assign: np.ndarray, k: int, *, movable: np.ndarray):
         self.u = u
-        self.home = home
-        self.movable = movable
         self.assign = assign.copy()
         self.k = k
         self.load = np.zeros((k, u.shape[1]))
@@ -245,12 +235,7 @@ class _State:
             surplus[t] = -np.inf
             score = np.where(surplus.min(axis=1) > 0, (surplus[:, need]).sum(axis=1), -np.inf)
             cand = [int(d) for d in np.argsort(-score)[:donors] if np.isfinite(score[d])]
-            best = self._free_pull(t, dt, lo, hi)
-            if best is not None:
-                skip[:] = False
-                atom, d = best
-                self._move(atom, d, t, int(np.flatnonzero(self.members[d] == atom)[0]))
-                continue
+            best = None
             for d in cand:
                 mem = self.members[d]
                 if mem.size <= 1:
@@ -277,27 +262,6 @@ class _State:
             if j >= 0:
                 back = self.members[t][j]
                 self._move(back, t, d, j)
-
-    def _free_pull(self, t, dt, lo, hi):
-        """An atom already away from home (moving it again costs no move; home to ``t`` saves
-        one) that reduces ``t``'s deficit and fits: ``(atom, donor)`` or ``None``."""
-        if self.home is None:
-            return None
-        away = np.flatnonzero((self.assign != self.home) & (self.assign >= 0) & (self.assign != t))
-        away = away[self.movable[away]]
-        if away.size == 0:
-            return None
-        x = self.u[away]
-        src = self.assign[away]
-        ok = ((self.load[src] - x) >= lo).all(axis=1) & ((self.load[t] + x) <= hi).all(axis=1)
-        if not np.any(ok):
-            return None
-        gain = np.minimum(x, dt).sum(axis=1)
-        gain = np.where(ok & (gain > 0), gain + (self.home[away] == t) * 1e6, -np.inf)
-        i = int(np.argmax(gain))
-        if not np.isfinite(gain[i]):
-            return None
-        return int(away[i]), int(src[i])
 
     def _exchange(self, t, dt, cand, lo, hi):
         """Best exchange for ``t``: ``(gain, donor, index in donor, index in t)`` or ``None``."""
