@@ -199,8 +199,18 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
         ideal = goal / max(need, 1)
         for t, q in quota.items():
             v = vals[t]
-            pos = int(np.searchsorted(v, ideal))
-            s0 = min(max(pos - q // 2, 0), v.size - q)
+            # The window of q consecutive atoms (by value) whose sum is closest to q * ideal,
+            # within what the donor can give and stay in its band; window sums grow with the
+            # start, so one searchsorted finds it.
+            margin = 0.05 * tolerance * mean
+            aim = min(
+                max(q * ideal, load[t, key_col] - hi + margin), load[t, key_col] - lo - margin
+            )
+            cs = np.concatenate([[0.0], np.cumsum(v)])
+            sums = cs[q:] - cs[: cs.size - q]
+            s0 = int(np.clip(np.searchsorted(sums, aim), 0, sums.size - 1))
+            if s0 > 0 and abs(sums[s0 - 1] - aim) < abs(sums[s0] - aim):
+                s0 -= 1
             taken_vals[t] = v[s0 : s0 + q]
             taken_ids[t] = ids[t][s0 : s0 + q]
             vals[t] = np.concatenate([v[:s0], v[s0 + q :]])
@@ -210,7 +220,19 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
             load[new] += u[moved].sum(axis=0)
             assign[moved] = new
         _tune(
-            u, key_col, load, new, goal, taken_vals, taken_ids, vals, ids, assign, tolerance * mean
+            u,
+            key_col,
+            load,
+            new,
+            goal,
+            taken_vals,
+            taken_ids,
+            vals,
+            ids,
+            assign,
+            tolerance * mean,
+            lo,
+            hi,
         )
         vals[new] = np.sort(np.concatenate(list(taken_vals.values()))) if taken_vals else vals[new]
         if taken_ids:
@@ -323,18 +345,25 @@ def _quotas(load, vals, live, new, need, lo, hi, cnt_col, key_col, unit_size, k)
     return quota
 
 
-def _tune(u, key_col, load, new, goal, taken_vals, taken_ids, vals, ids, assign, slack):
+def _tune(u, key_col, load, new, goal, taken_vals, taken_ids, vals, ids, assign, slack, lo, hi):
     """Exchange taken atoms with other atoms of the same donor until the new territory's key
-    load is near ``goal`` (each exchange keeps the number of moved atoms)."""
+    load is near ``goal`` (each exchange keeps the number of moved atoms), never pushing a donor
+    out of ``[lo, hi]`` on the key measure; donors with the most room go first."""
     if not taken_vals:
         return
-    donors = sorted(taken_vals, key=lambda t: -taken_vals[t].size)
-    for _ in range(8 * len(donors)):
+    margin = 0.05 * slack
+    for _ in range(8 * len(taken_vals)):
         gap = goal - load[new, key_col]
-        if abs(gap) <= 0.05 * slack:
+        if abs(gap) <= 0.25 * slack:
             return
+        room = {
+            t: (load[t, key_col] - lo if gap > 0 else hi - load[t, key_col]) for t in taken_vals
+        }
+        donors = sorted(taken_vals, key=lambda t: -room[t])
         progress = False
         for t in donors:
+            if room[t] <= margin:
+                break
             o = np.argsort(taken_vals[t], kind="stable")
             taken_vals[t], taken_ids[t] = taken_vals[t][o], taken_ids[t][o]
             tv = taken_vals[t]
@@ -349,6 +378,10 @@ def _tune(u, key_col, load, new, goal, taken_vals, taken_ids, vals, ids, assign,
                     continue
                 ix, iy, e = best
                 e = -e
+            if (gap > 0 and load[t, key_col] - (vals[t][iy] - taken_vals[t][ix]) < lo + margin) or (
+                gap < 0 and load[t, key_col] + (taken_vals[t][ix] - vals[t][iy]) > hi - margin
+            ):
+                continue
             a_in = ids[t][iy]
             a_out = taken_ids[t][ix]
             v_in, v_out = vals[t][iy], taken_vals[t][ix]
