@@ -72,14 +72,12 @@ def solve_continuity(
         return SegmentRun(a, False, "boundary moves from current owners")
     lo = 1.0 - tolerance * (1 - INSIDE)
     hi = 1.0 + tolerance * (1 - INSIDE)
-    state = _State(u, assign, k, movable=fixed < 0)
     unit = np.all(w[:, cols] == 1.0, axis=0)
     key = value_col_local(cols, value_col, unit)
-    pool = state.shed(lo, hi, key, margin=0.05 * tolerance)
-    state.place(pool, lo, hi, origin=start)
-    state.pull(lo, hi, deadline)
-    assign = state.assign
-    if state.worst_violation(lo, hi) > 0 and time.monotonic() < deadline:
+    assign, ok = repair_band(
+        u, assign, k, lo, hi, movable=fixed < 0, key=key, margin=0.05 * tolerance, deadline=deadline
+    )
+    if not ok and time.monotonic() < deadline:
         assign = improve_multi(
             u,
             assign,
@@ -92,6 +90,27 @@ def solve_continuity(
             rng=rng,
         )
     return SegmentRun(assign, False, "shed, place, pull")
+
+
+def repair_band(
+    u: np.ndarray,
+    assign: np.ndarray,
+    k: int,
+    lo: float,
+    hi: float,
+    *,
+    movable: np.ndarray,
+    key: int | None,
+    margin: float,
+    deadline: float,
+) -> tuple[np.ndarray, bool]:
+    """Shed, place, pull (module docstring) on normalised ``u`` with the band ``[lo, hi]``.
+    Returns ``(assign, inside)``; atoms of territories ``>= k`` are left alone."""
+    state = _State(u, assign, k, movable=movable)
+    pool = state.shed(lo, hi, key, margin=margin)
+    state.place(pool, lo, hi, origin=assign)
+    state.pull(lo, hi, deadline)
+    return state.assign, state.worst_violation(lo, hi) <= 0
 
 
 def value_col_local(cols: np.ndarray, value_col: int | None, unit: np.ndarray) -> int | None:
@@ -306,7 +325,15 @@ class _State:
         if mem.size <= 1:
             return False
         x = u[mem]
-        full = self.load[t] + x.min(axis=0) > hi
+        short = self.load[t] < lo
+        if not np.any(short):
+            return False
+        # Measures without room for what is still to come: the atoms the deficit needs (at a
+        # typical size) times a small atom (10th percentile) must fit under the ceiling.
+        typical = np.maximum(np.median(x, axis=0), 1e-15)
+        arrivals = float(np.max((lo - self.load[t])[short] / typical[short]))
+        small = np.quantile(x, 0.1, axis=0)
+        full = ~short & (self.load[t] + max(arrivals, 1.0) * small > hi)
         if not np.any(full):
             return False
         allowed = ~((self.load[t] - x < lo) & (self.load[t] >= lo)).any(axis=1)

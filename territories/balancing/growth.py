@@ -22,9 +22,10 @@ from dataclasses import replace
 import numpy as np
 
 from territories.balancing.bounds import problem_bounds
+from territories.balancing.continuity import repair_band
 from territories.balancing.metrics import check_assignment, metrics_for
 from territories.balancing.model import BalancingError, GrowthStep, Problem, Result
-from territories.balancing.search import _best_exchange, improve_multi
+from territories.balancing.search import _best_exchange
 
 # Count ceilings are taken at (1 - tol) * mean * (1 + NUDGE) to stay clear of float ties.
 NUDGE = 1e-9
@@ -177,6 +178,25 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
     vals = [key[order[cuts[t] : cuts[t + 1]]] for t in range(kt)]
     ids = [order[cuts[t] : cuts[t + 1]] for t in range(kt)]
     steps = []
+    if not _within(load[:k], 1 - tolerance, 1 + tolerance):
+        # The current map is out of its band: rebalance it first (these moves count too).
+        assign[:], _ = repair_band(
+            u,
+            assign,
+            k,
+            1 - tolerance * (1 - 1e-9),
+            1 + tolerance * (1 - 1e-9),
+            movable=movable,
+            key=key_col if key_col != cnt_col else None,
+            margin=0.05 * tolerance,
+            deadline=deadline,
+        )
+        load[:] = 0.0
+        np.add.at(load, assign, u)
+        order = mv[np.lexsort((key[mv], assign[mv]))]
+        cuts = np.searchsorted(assign[order], np.arange(kt + 1))
+        vals = [key[order[cuts[t] : cuts[t + 1]]] for t in range(kt)]
+        ids = [order[cuts[t] : cuts[t + 1]] for t in range(kt)]
     for i in range(m):
         report(i)
         new = k + i
@@ -242,27 +262,24 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
             vals[new], ids[new] = allv[o], alli[o]
         band_ok = _within(load[:live], lo, hi)
         if not band_ok and time.monotonic() < deadline:
-            # Rare: finish this step with the general exchange search (any territory pair).
-            tgt = np.full((live, cols.size), mean)
-            fixed_assign = improve_multi(
+            # Rare: finish this step with the band repair of continuity runs (any territories).
+            assign[:], band_ok = repair_band(
                 u,
                 assign,
-                tgt,
+                live,
+                lo,
+                hi,
                 movable=movable,
-                active=np.ones(live, dtype=bool),
-                exact_q=None,
-                stop=tolerance * mean * (1 - 1e-9),
+                key=key_col if key_col != cnt_col else None,
+                margin=0.05 * tolerance * mean,
                 deadline=deadline,
-                rng=rng,
             )
-            assign[:] = fixed_assign
             load[:] = 0.0
             np.add.at(load, assign, u)
             order = mv[np.lexsort((key[mv], assign[mv]))]
             cuts = np.searchsorted(assign[order], np.arange(kt + 1))
             vals = [key[order[cuts[t] : cuts[t + 1]]] for t in range(kt)]
             ids = [order[cuts[t] : cuts[t + 1]] for t in range(kt)]
-            band_ok = _within(load[:live], lo, hi)
         atoms_in = np.flatnonzero(assign == new)
         dev = (load[:live] - mean) / mean
         spread = (load[:live].max(axis=0) - load[:live].min(axis=0)) / mean
