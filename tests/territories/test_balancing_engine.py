@@ -268,3 +268,31 @@ def test_values_in_whole_cents_converge_without_the_time_limit():
     result = balance(count_value(values, 4), time_limit=30)
     assert result.seconds < 5
     assert not any("time limit" in note for note in result.notes)
+
+
+def test_progress_is_reported_from_zero_to_one():
+    seen = []
+    balance(lognormal_problem(1000, 4), progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions[-1] == 1.0
+    assert all(0.0 <= f <= 1.0 for f in fractions)
+    assert fractions == sorted(fractions)
+    assert all(isinstance(m, str) and m for _, m in seen)
+
+
+def test_continuity_with_geography_keeps_territories_in_one_piece():
+    rng = np.random.default_rng(11)
+    pts = rng.uniform(0, 100, (600, 2))
+    w = np.stack([np.ones(600), rng.uniform(1, 3, 600)], axis=1)
+    base = Problem(w, ("count", "value"), 6, coords=pts)
+    start = balance(base, contiguous=True, tolerance=0.02).assignment
+    drifted = start.copy()
+    # Hand a strip of territory 0's atoms to a neighbour: out of balance, still contiguous-ish.
+    result = balance(
+        Problem(w, ("count", "value"), 6, coords=pts, owner=drifted),
+        contiguous=True,
+        tolerance=0.10,
+    )
+    assert result.metrics.contiguous_territories == 6
+    assert result.metrics.within_tolerance
+    assert result.metrics.moved_atoms == 0  # already inside ±10 %: nothing moves
