@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
 from territories.balancing.bounds import problem_bounds
 from territories.balancing.continuity import solve_continuity
-from territories.balancing.geo import adjacency_for, solve_geo
+from territories.balancing.geo import adjacency_for, connect_edges, solve_geo
 from territories.balancing.greenfield import solve_greenfield
 from territories.balancing.metrics import metrics_for
 from territories.balancing.model import BalancingError, Problem, Result
@@ -75,6 +76,9 @@ def balance(
     if geo and problem.edges is None:
         report(0.0, "building the Delaunay adjacency")
         problem = adjacency_for(problem)
+    elif geo:
+        # Islands of a given adjacency are bridged to their nearest atom (reported as edges).
+        problem = replace(problem, edges=connect_edges(problem.edges, problem.n, problem.coords))
     deadline = t0 + (DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit))
     rng = np.random.default_rng(seed)
     exact_counts = mode == "greenfield" and not geo and any(problem.unit_count)
@@ -186,8 +190,6 @@ def _with_proven(problem, bounds, assignment, proven):
     """When the MILP proved optimality of a single balanced measure, its optimum is the bound."""
     if not proven:
         return bounds
-    from dataclasses import replace
-
     from territories.balancing.model import MeasureBound
 
     per_seg = []

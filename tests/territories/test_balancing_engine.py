@@ -296,3 +296,14 @@ def test_continuity_with_geography_keeps_territories_in_one_piece():
     assert result.metrics.contiguous_territories == 6
     assert result.metrics.within_tolerance
     assert result.metrics.moved_atoms == 0  # already inside ±10 %: nothing moves
+
+
+def test_islands_of_a_given_adjacency_are_bridged_and_territories_stay_in_one_piece():
+    # Two separate paths of 6 units (0-5 and 6-11) and 3 territories: one must cross the gap.
+    edges = np.array([[i, i + 1] for i in range(5)] + [[i, i + 1] for i in range(6, 11)])
+    w = np.stack([np.ones(12), np.ones(12)], axis=1)
+    p = Problem(w, ("count", "value"), 3, edges=edges)
+    result = balance(p, contiguous=True)
+    assert len(result.problem.edges) == len(edges) + 1  # one bridge between the islands
+    assert result.metrics.contiguous_territories == 3
+    assert set(result.metrics.territory.atoms) == {4}

@@ -69,10 +69,10 @@ def check_partition(p: Problem, a: np.ndarray) -> None:
 
 
 def independent_metrics(p: Problem, a: np.ndarray):
-    """Max deviation (%) per measure, worst over segments, by plain loops."""
+    """(max deviation %, spread %, cv %) per measure, worst over segments, by plain loops."""
     out = []
     for j in range(p.d):
-        worst = 0.0
+        worst = [0.0, 0.0, 0.0]
         for s, k in enumerate(p.seats):
             terrs = [t for t in range(p.territories) if p.territory_segment[t] == s]
             loads = dict.fromkeys(terrs, 0.0)
@@ -81,8 +81,12 @@ def independent_metrics(p: Problem, a: np.ndarray):
                     loads[a[i]] += p.measures[i, j]
             mean = sum(loads.values()) / k
             if mean > 0:
-                worst = max(worst, max(abs(x - mean) for x in loads.values()) / mean)
-        out.append(100 * worst)
+                xs = list(loads.values())
+                dev = max(abs(x - mean) for x in xs) / mean
+                spread = (max(xs) - min(xs)) / mean
+                cv = (sum((x - mean) ** 2 for x in xs) / k) ** 0.5 / mean
+                worst = [max(worst[0], dev), max(worst[1], spread), max(worst[2], cv)]
+        out.append([100 * x for x in worst])
     return out
 
 
@@ -91,8 +95,12 @@ def independent_metrics(p: Problem, a: np.ndarray):
 def test_greenfield_assigns_every_atom_once_and_metrics_agree(p):
     r = balance(p, seed=1, time_limit=0.5)
     check_partition(p, r.assignment)
-    for m, ref in zip(r.metrics.measures, independent_metrics(p, r.assignment), strict=True):
-        assert abs(m.max_dev_pct - ref) < 1e-7
+    for m, (dev, spread, cv) in zip(
+        r.metrics.measures, independent_metrics(p, r.assignment), strict=True
+    ):
+        assert abs(m.max_dev_pct - dev) < 1e-7
+        assert abs(m.spread_pct - spread) < 1e-7
+        assert abs(m.cv_pct - cv) < 1e-7
         # No assignment beats its bound.
         assert m.max_dev_pct >= m.lower_bound_max_dev_pct - 1e-7
     assert r.metrics.territory.atoms.sum() == p.n
