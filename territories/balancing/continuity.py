@@ -106,10 +106,12 @@ def repair_band(
 ) -> tuple[np.ndarray, bool]:
     """Shed, place, pull (module docstring) on normalised ``u`` with the band ``[lo, hi]``.
     Returns ``(assign, inside)``; atoms of territories ``>= k`` are left alone."""
+    home = assign.copy()
     state = _State(u, assign, k, movable=movable)
     pool = state.shed(lo, hi, key, margin=margin)
-    state.place(pool, lo, hi, origin=assign)
+    state.place(pool, lo, hi, origin=home)
     state.pull(lo, hi, deadline)
+    state.send_home(home, lo, hi)
     return state.assign, state.worst_violation(lo, hi) <= 0
 
 
@@ -356,6 +358,19 @@ class _State:
             self._move(int(mem[i]), t, d, i)
             return True
         return False
+
+    def send_home(self, home: np.ndarray, lo: float, hi: float) -> int:
+        """Undo moves that are no longer needed: an atom away from home goes back when both its
+        territory and its home stay inside the band (largest first). Returns how many."""
+        away = np.flatnonzero((self.assign != home) & (self.assign >= 0) & (home >= 0))
+        back = 0
+        for i in away[np.argsort(-self.u[away].sum(axis=1), kind="stable")].tolist():
+            t, h = int(self.assign[i]), int(home[i])
+            x = self.u[i]
+            if np.all(self.load[t] - x >= lo) and np.all(self.load[h] + x <= hi):
+                self._move(i, t, h, int(np.flatnonzero(self.members[t] == i)[0]))
+                back += 1
+        return back
 
     def _move(self, atom: int, src: int, dst: int, index: int) -> None:
         self.members[src] = np.delete(self.members[src], index)
