@@ -59,3 +59,35 @@ def accounts_revalue(job: Job) -> dict:
 @tracked_job
 def valued_accounts_export(job: Job) -> dict:
     return services.valued_accounts_export(engagement=job.engagement, progress=job.report)
+
+
+@tracked_job
+def balancing_run(job: Job) -> dict:
+    from territories import design
+    from territories.models import BalancingRun
+
+    run = BalancingRun.objects.select_related("engagement").get(
+        engagement=job.engagement, pk=job.params["run"]
+    )
+    run = design.balancing_run_execute(run=run, progress=job.report)
+    value = run.metrics.get("value", {})
+    return {
+        "run": run.pk,
+        "territories": run.metrics.get("territories", 0),
+        "message": f"{run.title}: {run.metrics.get('territories', 0)} territories, value within "
+        f"±{value.get('max_dev_pct') or 0:.1f} % of the pod means",
+    }
+
+
+@tracked_job
+def growth_plan_compute(job: Job) -> dict:
+    from territories import design
+    from territories.models import BalancingRun
+
+    run = BalancingRun.objects.get(engagement=job.engagement, pk=job.params["run"])
+    plan = design.growth_plan_compute(run=run, progress=job.report)
+    return {
+        "run": run.pk,
+        "steps": len(plan.steps),
+        "message": f"{len(plan.steps)} pre-planned cuts for {run.title}",
+    }

@@ -420,3 +420,304 @@ class PlannedHire(models.Model):
     @property
     def carries_accounts(self) -> bool:
         return self.role in ACCOUNT_CARRYING_ROLES
+
+
+# --- Territory design: the hierarchy, balancing runs and their results ---------------------------
+
+
+class Hierarchy(models.Model):
+    """The engagement's current segmentation hierarchy (one row; runs keep a snapshot).
+
+    ``spec`` is a :class:`territories.hierarchy.HierarchySpec` as JSON, always checked by the
+    service that saves it. ``named_accounts`` adds named accounts beyond the accounts'
+    ``named_account_owner`` field: ``[{"match": external id or domain, "owner": rep name}]``.
+    """
+
+    engagement = models.OneToOneField(
+        Engagement, on_delete=models.CASCADE, related_name="hierarchy"
+    )
+    spec = models.JSONField(default=dict)
+    named_accounts = models.JSONField(default=list, blank=True)
+    split_share = models.FloatField(
+        default=0.5,
+        help_text="A unit above this share of its pod's per-territory target is proposed a split.",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Hierarchy of {self.engagement_id}"
+
+    def spec_obj(self):
+        from territories.hierarchy import HierarchySpec
+
+        return HierarchySpec.from_json(self.spec)
+
+
+class PlanSettings(models.Model):
+    """Parameters of the growth plan and the quota suggestion (one row; all are assumptions).
+
+    ``conversion_rates``: segment -> historical conversion rate (fraction) — seed 003's
+    "realistic potential" is value × that rate. ``quota_share``: the quota suggested as a share
+    of the realistic potential (seed 003: 70–80 %). ``account_growth``: yearly growth of the
+    accounts needing coverage, used by the runway. ``ramp_months``: months a hire spends as a
+    new hire, then ramping, before counting as ramped.
+    """
+
+    engagement = models.OneToOneField(
+        Engagement, on_delete=models.CASCADE, related_name="plan_settings"
+    )
+    conversion_rates = models.JSONField(default=dict, blank=True)
+    quota_share = models.FloatField(default=0.75)
+    account_growth = models.FloatField(default=0.15)
+    new_hire_months = models.PositiveSmallIntegerField(default=3)
+    ramping_months = models.PositiveSmallIntegerField(default=6)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Plan settings of {self.engagement_id}"
+
+
+class BalancingRun(models.Model):
+    """One balancing of the current hierarchy, valuation and roster; its status mirrors its job.
+
+    The inputs are snapshotted (``hierarchy``, ``named_accounts``, ``params``, ``data_version``)
+    so a run can be explained after the data moved on. The results live in ``RunPod``,
+    ``RunTerritory``, ``RunAtom`` and ``RunMap``; what the results page shows is precomputed when
+    the run finishes (and after each manual edit), never aggregated per request.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Finished"
+        FAILED = "failed", "Failed"
+
+    engagement = models.ForeignKey(
+        Engagement, on_delete=models.CASCADE, related_name="balancing_runs"
+    )
+    number = models.PositiveIntegerField(help_text="Run 1, 2, … within the engagement.")
+    name = models.CharField(max_length=120, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    message = models.CharField(max_length=500, blank=True)
+    params = models.JSONField(default=dict, help_text="tolerance, max_share, seed, continuity…")
+    hierarchy = models.JSONField(default=dict, help_text="The hierarchy spec the run used.")
+    named_accounts = models.JSONField(default=list, blank=True)
+    data_version = models.CharField(max_length=64, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Overall balance figures.")
+    summary = models.JSONField(default=dict, blank=True, help_text="Totals, notes, timings.")
+    seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Balancing reviews show runs (seed 000); the link lives here so engagements never depends
+    # on territories.
+    shown_in = models.ManyToManyField(
+        "engagements.Meeting", blank=True, related_name="balancing_runs"
+    )
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["engagement", "number"], name="run_unique_number"),
+            models.UniqueConstraint(
+                fields=["engagement"],
+                condition=models.Q(approved_at__isnull=False),
+                name="run_one_approved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def title(self) -> str:
+        return f"Run {self.number}" + (f" · {self.name}" if self.name else "")
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approved_at is not None
+
+    def mirror_job(self) -> None:
+        """Take the job's state when the job ended without the run noticing (worker killed)."""
+        if self.job is None or self.is_finished:
+            return
+        if self.job.status == Job.Status.FAILED:
+            self.status = self.Status.FAILED
+            self.message = (self.job.error or "The balancing job failed.")[:500]
+            self.finished_at = self.job.finished_at or timezone.now()
+            self.save(update_fields=["status", "message", "finished_at"])
+        elif self.job.status == Job.Status.RUNNING and self.status == self.Status.QUEUED:
+            self.status = self.Status.RUNNING
+            self.save(update_fields=["status"])
+
+
+class RunPod(models.Model):
+    """One pod of a run: its balance figures, lower bounds and the arrays manual edits need.
+
+    ``data`` is an ``.npz`` (numpy, no pickle) with the pod's atoms in ``RunAtom.index`` order:
+    ``measures`` (n, 2) count and value, ``owner`` and ``assignment`` (territory index within the
+    pod, -1 none), ``locked``, ``top`` (largest account value per atom), ``extras`` (tier
+    counts and value per segment, named in ``extra_names``) and ``edges`` for unit pods. It is
+    never loaded by the results page (``defer("data")``).
+    """
+
+    run = models.ForeignKey(BalancingRun, on_delete=models.CASCADE, related_name="pods")
+    position = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=60)
+    label = models.CharField(max_length=120)
+    atom = models.CharField(max_length=8)
+    seats = models.PositiveIntegerField()
+    atoms = models.PositiveIntegerField(default=0)
+    accounts = models.PositiveIntegerField(default=0)
+    value = models.FloatField(default=0)
+    metrics = models.JSONField(default=dict)
+    bounds = models.JSONField(default=dict)
+    extra_names = models.JSONField(default=list)
+    data = models.BinaryField(default=b"")
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key"], name="runpod_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.run_id})"
+
+
+class RunTerritory(models.Model):
+    """One territory of a run (the figures of the per-territory table, kept current)."""
+
+    run = models.ForeignKey(BalancingRun, on_delete=models.CASCADE, related_name="territories")
+    pod = models.ForeignKey(RunPod, on_delete=models.CASCADE, related_name="territories")
+    index = models.PositiveIntegerField(help_text="Territory index within its pod.")
+    key = models.CharField(max_length=80)
+    label = models.CharField(max_length=150)
+    rep = models.CharField(max_length=150, blank=True)
+    color = models.CharField(max_length=7, default="#999999")
+    atoms = models.PositiveIntegerField(default=0)
+    count = models.PositiveIntegerField(default=0, help_text="Accounts.")
+    value = models.FloatField(default=0)
+    metrics = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["run", "pod__position", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key"], name="runterritory_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class RunAtom(models.Model):
+    """One atom of a run: a geographic unit with its accounts, or one account.
+
+    Written with one bulk step per run (COPY on PostgreSQL). ``owner`` is the territory of the
+    atom's current CRM owner (continuity); ``moved_from`` the territory the engine gave it, set
+    when an architect moved it by hand.
+    """
+
+    class Kind(models.TextChoices):
+        UNIT = "unit", "Geographic unit"
+        ACCOUNT = "account", "Account"
+        NAMED = "named", "Named account"
+
+    run = models.ForeignKey(BalancingRun, on_delete=models.CASCADE, related_name="atoms")
+    pod = models.ForeignKey(RunPod, on_delete=models.CASCADE, related_name="+")
+    territory = models.ForeignKey(RunTerritory, on_delete=models.CASCADE, related_name="members")
+    index = models.PositiveIntegerField(help_text="Position in the pod's arrays.")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    atom = models.CharField(max_length=120, help_text="Unit id, or the account's external id.")
+    label = models.CharField(max_length=300)
+    count = models.PositiveIntegerField(default=1)
+    value = models.FloatField(default=0)
+    owner = models.ForeignKey(
+        RunTerritory, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moved_from = models.ForeignKey(
+        RunTerritory, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    locked = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # A territory's atoms, largest first (the atom list under the results table).
+            models.Index(fields=["territory", "-value"], name="runatom_territory_value"),
+            models.Index(fields=["run", "atom"], name="runatom_run_atom"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class RunMap(models.Model):
+    """A precomputed territory map of a run: the unit-level pods whose geography does not
+    overlap share one map; redrawn after a manual edit of one of its pods."""
+
+    run = models.ForeignKey(BalancingRun, on_delete=models.CASCADE, related_name="maps")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=300)
+    pods = models.JSONField(default=list, help_text="Pod keys drawn on this map.")
+    svg = models.TextField()
+
+    class Meta:
+        ordering = ["run", "position"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class RunEdit(models.Model):
+    """The audit trail of manual changes to a run: who moved or locked which atom, when."""
+
+    class Action(models.TextChoices):
+        MOVE = "move", "Moved"
+        LOCK = "lock", "Locked"
+        UNLOCK = "unlock", "Unlocked"
+
+    run = models.ForeignKey(BalancingRun, on_delete=models.CASCADE, related_name="edits")
+    atom = models.ForeignKey(RunAtom, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    from_label = models.CharField(max_length=150, blank=True)
+    to_label = models.CharField(max_length=150, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.atom_id}"
+
+
+class GrowthPlan(models.Model):
+    """The growth-ready plan of a run: the pre-planned cut for each planned hire, in order
+    (computed by a job; replaced when recomputed)."""
+
+    run = models.OneToOneField(BalancingRun, on_delete=models.CASCADE, related_name="growth_plan")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    steps = models.JSONField(default=list)
+    unplaced = models.JSONField(default=list, help_text="Hires no pod takes, with the reason.")
+    inputs = models.JSONField(default=dict, help_text="The hires and run state it was planned on.")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Growth plan of run {self.run_id}"

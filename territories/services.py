@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from engagements.services import (
     signoff_publish,
 )
 from territories import coverage, ingest, segments, tiers, valuation
+from territories.hierarchy import HierarchySpec
 from territories.models import (
     Account,
     AccountImport,
@@ -1629,3 +1632,55 @@ def _summary_sheet(engagement: Engagement, summary: ValuationSummary | None) -> 
                 ]
             )
     return rows
+
+
+# --- The approved territory map: the contract with routing ----------------------------------------
+# (docs/architecture.md "Territory design"; the work is in territories.design)
+
+
+@dataclass(frozen=True)
+class ApprovedTerritory:
+    """One territory of the approved run.
+
+    ``units``: geographic unit ids (``territories.geo`` scheme) of a unit-level pod's territory;
+    ``accounts``: account external ids — the territory's accounts in an account-level pod, and
+    in either kind the named accounts of its owner (also listed in ``ApprovedMap.named_accounts``,
+    which routing evaluates first). ``count`` and ``value`` are as approved.
+    """
+
+    key: str
+    label: str
+    pod: str
+    rep: str
+    units: tuple[str, ...]
+    accounts: tuple[str, ...]
+    count: int
+    value: float
+
+
+@dataclass(frozen=True)
+class ApprovedMap:
+    """The approved run: the hierarchy it used and its territories. ``named_accounts`` are
+    ``(external_id, domain, owner)``, evaluated before the hierarchy."""
+
+    engagement_id: int
+    run_id: int
+    approved_at: datetime
+    approved_by: str
+    hierarchy: HierarchySpec
+    named_accounts: tuple[tuple[str, str, str], ...]
+    territories: tuple[ApprovedTerritory, ...]
+
+
+def approved_map(*, engagement: Engagement) -> ApprovedMap | None:
+    """The approved territory map of ``engagement``, or None when no run is approved."""
+    from territories import design
+
+    return design.approved_map(engagement=engagement)
+
+
+def drift_check(*, engagement: Engagement) -> dict[str, Any] | None:
+    """Current data against the approved run (plain data; see ``design.drift_check``)."""
+    from territories import design
+
+    return design.drift_check(engagement=engagement)

@@ -88,3 +88,86 @@ def make_upload(engagement: Engagement, user: User, content: str = CUSTOMER_LIST
         actor=user,
         max_uncompressed=settings.MAX_XLSX_UNCOMPRESSED_BYTES,
     )
+
+
+# --- Territory design: a valued universe, a roster, a hierarchy, runs -------------------------------
+
+
+def make_universe(engagement: Engagement, *, n: int = 400, seed: int = 3):
+    """``n`` synthetic accounts, valued, with three segments and a roster of the synthetic
+    owners (Mid-Market and SMB alternately) plus the strategic owner on Enterprise."""
+    from territories import demo, services
+    from territories.models import Rep
+    from territories.synthetic import OWNERS_BY_REGION, STRATEGIC_OWNER, generate_accounts
+
+    services.segment_definition_update(
+        engagement=engagement, scheme=demo.THREE_SEGMENTS, actor=None
+    )
+    services.accounts_upsert(engagement=engagement, frame=generate_accounts(n, seed=seed))
+    services.accounts_revalue(engagement=engagement)
+    homes = {"West": "CA", "Central": "IL", "South": "TX", "East": "NY"}
+    index = 0
+    for region, names in OWNERS_BY_REGION.items():
+        for name in names:
+            Rep.objects.get_or_create(
+                engagement=engagement,
+                name=name,
+                defaults={
+                    "segment": ("Mid-Market", "SMB")[index % 2],
+                    "home_region": region,
+                    "home_state": homes[region],
+                },
+            )
+            index += 1
+    Rep.objects.get_or_create(
+        engagement=engagement,
+        name=STRATEGIC_OWNER,
+        defaults={"segment": "Enterprise", "ramp_state": "senior", "home_state": "NY"},
+    )
+
+
+def make_hierarchy(engagement: Engagement, spec=None, *, named_accounts=None):
+    """Save ``spec`` (default: the roster-based starting hierarchy) as the hierarchy."""
+    from territories import design
+
+    if spec is None:
+        design.hierarchy_seats_from_roster(engagement=engagement, actor=None)
+        hierarchy = design.hierarchy_get(engagement=engagement)
+        spec = design.hierarchy_spec(engagement=engagement, hierarchy=hierarchy)
+    return design.hierarchy_save(
+        engagement=engagement, spec=spec, named_accounts=named_accounts or [], actor=None
+    )
+
+
+def make_run(engagement: Engagement, *, user=None, **params):
+    """A finished balancing run of the saved hierarchy, executed in-process (no job, and no
+    design-blocker check: tests that need the check go through ``balancing_run_start``)."""
+    from django.db.models import Max
+
+    from territories import design
+    from territories.models import BalancingRun
+
+    hierarchy = design.hierarchy_get(engagement=engagement)
+    if hierarchy.pk is None:
+        hierarchy = make_hierarchy(engagement)
+    spec = design.hierarchy_spec(engagement=engagement, hierarchy=hierarchy)
+    number = (engagement.balancing_runs.aggregate(m=Max("number"))["m"] or 0) + 1
+    run = BalancingRun.objects.create(
+        engagement=engagement,
+        number=number,
+        params=design.RunParams(**params).as_dict(),
+        hierarchy=spec.to_json(),
+        named_accounts=list(hierarchy.named_accounts),
+        created_by=user,
+    )
+    return design.balancing_run_execute(run=run)
+
+
+def make_approved_run(engagement: Engagement, *, user=None, **params):
+    """A finished run approved as the territory map (published for sign-off)."""
+    from territories import design
+
+    run = make_run(engagement, user=user, **params)
+    design.run_approve(run=run, actor=user)
+    run.refresh_from_db()
+    return run

@@ -22,6 +22,9 @@ PURE = [
     "territories/coverage.py",
     "territories/ingest.py",
     "territories/geo.py",
+    "territories/hierarchy.py",
+    "territories/runs.py",
+    "territories/planning.py",
     "routing/engine.py",
     "handoff/triggers.py",
 ]
