@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from territories.balancing.bounds import measure_bound
 from territories.balancing.greenfield import SegmentRun
 from territories.balancing.search import improve_multi
 
@@ -85,7 +86,11 @@ def solve_continuity(
             movable=fixed < 0,
             active=np.ones(k, dtype=bool),
             exact_q=None,
-            stop=tolerance * (1 - INSIDE),
+            # Inside the band, or at the bound where the band is impossible (a whale).
+            stop=np.maximum(
+                tolerance * (1 - INSIDE),
+                [measure_bound(w[:, j], k).max_dev_lb * (1 + 1e-9) for j in cols],
+            ),
             deadline=deadline,
             rng=rng,
         )
@@ -243,7 +248,17 @@ class _State:
         """
         u = self.u
         skip = np.zeros(self.k, dtype=bool)
-        while time.monotonic() < deadline:
+        # Progress guard: making room and pulling can undo each other; stop when the total
+        # violation has not fallen for a while (a deterministic end on impossible bands).
+        least, idle, window = np.inf, 0, 4 * self.k + 50
+        while time.monotonic() < deadline and idle < window:
+            violation = float(
+                np.maximum(lo - self.load, 0.0).sum() + np.maximum(self.load - hi, 0.0).sum()
+            )
+            if violation < least - 1e-12:
+                least, idle = violation, 0
+            else:
+                idle += 1
             deficit = np.maximum(lo - self.load, 0.0)
             worst = deficit.max(axis=1)
             worst[skip] = 0.0

@@ -32,7 +32,7 @@ AIM = 0.5
 # The search stops when every territory is this fraction of the tolerance from the mean.
 FINISH = 0.9
 # Annealing proposals per atom (the deterministic work budget of the contiguous search).
-ANNEAL_PER_ATOM = 1000
+ANNEAL_PER_ATOM = 300
 # Weight of compactness (edges kept inside a territory) against balance, per edge.
 COMPACT = 1e-6
 
