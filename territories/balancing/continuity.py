@@ -131,6 +131,19 @@ def value_col_local(cols: np.ndarray, value_col: int | None, unit: np.ndarray) -
     return local[0]
 
 
+def _greedy_shed(x: np.ndarray, load: np.ndarray, hi: float) -> np.ndarray:
+    """Indices of atoms (rows of ``x``) to remove, one at a time, each the largest on the measure
+    most over ``hi``, until no measure is over (or one atom is left)."""
+    left = load.copy()
+    taken = np.zeros(x.shape[0], dtype=bool)
+    while np.any(left > hi) and taken.sum() < x.shape[0] - 1:
+        j = int(np.argmax(left - hi))
+        i = int(np.argmax(np.where(taken, -np.inf, x[:, j])))
+        taken[i] = True
+        left -= x[i]
+    return np.flatnonzero(taken)
+
+
 def _place_unowned(u: np.ndarray, assign: np.ndarray, k: int) -> None:
     """Give atoms without owner (``-1``) to the lightest territories, largest first."""
     new = np.flatnonzero(assign < 0)
@@ -200,6 +213,12 @@ class _State:
                     s0 = int(np.argmin(np.abs(sums - want)))
                     chosen = srt[s0 : s0 + m]
                 if np.all(self.load[t] - x[chosen].sum(axis=0) <= hi) or m >= mem.size:
+                    break
+                if m >= need + 2:
+                    # The window on one measure does not fix the others (their large atoms are
+                    # elsewhere in its order): take atoms by what they remove from the over
+                    # measures instead, one at a time.
+                    chosen = _greedy_shed(x, self.load[t], hi)
                     break
                 m += 1
             gone = mem[chosen]

@@ -33,6 +33,8 @@ AIM = 0.5
 FINISH = 0.9
 # Annealing proposals per atom (the deterministic work budget of the contiguous search).
 ANNEAL_PER_ATOM = 300
+# Most rounds of greedy boundary moves before the annealing (or the end).
+MAX_ROUNDS = 200
 # Weight of compactness (edges kept inside a territory) against balance, per edge.
 COMPACT = 1e-6
 
@@ -354,7 +356,10 @@ def _search(
         return s
 
     stale = 0
-    while time.monotonic() < deadline:
+    rounds = 0
+    # A deterministic cap on rounds: on impossible bands the gains shrink without end.
+    while time.monotonic() < deadline and rounds < MAX_ROUNDS:
+        rounds += 1
         worst = np.abs(dev).max()
         if stop_at_band and worst <= band:
             break
