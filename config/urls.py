@@ -3,10 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import views as config_views
-from engagements import views as engagement_views
+from engagements.views import dashboards
 
 urlpatterns = [
-    path("", engagement_views.home, name="home"),
+    path("", dashboards.home, name="home"),
     path("healthz", config_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     # Login, logout, password change and reset (templates in templates/registration/).

@@ -110,14 +110,38 @@ DemoStep = Callable[..., None]
 def demo_seed(
     *, accounts: int, seed: int, password: str, say: Callable[[str], None] = print
 ) -> DemoResult:
-    from territories.demo import demo_accounts
+    from engagements.demo_lifecycle import demo_lifecycle
+    from territories.demo import demo_agreements, demo_universe
 
     users, engagements = demo_core(password=password)
     northwind, bluepeak = engagements
+    approvers = {northwind: users["customer"], bluepeak: users["customer2"]}
     say(f"Users and engagements ready ({len(users)} users, {len(engagements)} engagements).")
+    # The order tells the engagement's story: the architect's prep (accounts, model, team), then
+    # the meetings that confirm or correct it, then the agreements the customer signs.
     for index, (engagement, prefix) in enumerate(((northwind, "NW"), (bluepeak, "BP"))):
-        demo_accounts(engagement=engagement, n=accounts, seed=seed + index, id_prefix=prefix)
-        say(f"{engagement}: {accounts:,} accounts.")
+        demo_universe(
+            engagement=engagement,
+            n=accounts,
+            seed=seed + index,
+            id_prefix=prefix,
+            actor=users["architect"],
+            three_segments=engagement == northwind,
+        )
+        say(f"{engagement}: {accounts:,} accounts imported and valued, team roster.")
+    demo_lifecycle(users=users, northwind=northwind, bluepeak=bluepeak, say=say)
+    for engagement in engagements:
+        # Northwind has signed its ICP matrix and valuation; Bluepeak's wait for signature.
+        demo_agreements(
+            engagement=engagement,
+            architect=users["architect"],
+            approver=approvers[engagement],
+            approve=engagement == northwind,
+        )
+        say(
+            f"{engagement}: ICP matrix and valuation "
+            f"{'signed' if engagement == northwind else 'published for sign-off'}."
+        )
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from engagements.models import Job
 from engagements.tracking import tracked_job
 from territories import services
+from territories.models import AccountImport
 
 
 @tracked_job
@@ -16,3 +17,45 @@ def data_quality_recompute(job: Job) -> dict:
         "accounts": summary.account_count,
         "message": f"Checked {summary.account_count:,} accounts",
     }
+
+
+@tracked_job
+def account_import_run(job: Job) -> dict:
+    record = AccountImport.objects.get(engagement=job.engagement, pk=job.params["import"])
+    try:
+        record = services.account_import_run(
+            account_import=record, user=job.created_by, job=job, progress=job.report
+        )
+    except Exception as exc:
+        record.mark_failed(f"The import stopped with an error: {exc}")
+        raise
+    return {
+        "import": record.pk,
+        "status": record.status,
+        "created": record.created_count,
+        "updated": record.updated_count,
+        "rejected_rows": record.rows_rejected,
+        "message": record.get_status_display()
+        + (
+            f": {record.created_count:,} new, {record.updated_count:,} updated"
+            if record.rows_imported
+            else ""
+        )
+        + (f", {record.rows_rejected:,} rows rejected" if record.rows_rejected else ""),
+    }
+
+
+@tracked_job
+def accounts_revalue(job: Job) -> dict:
+    summary = services.accounts_revalue(engagement=job.engagement, job=job, progress=job.report)
+    total = summary.summary.get("total_value", 0)
+    return {
+        "accounts": summary.account_count,
+        "total_value": total,
+        "message": f"Valued {summary.account_count:,} accounts: ${total:,.0f} in total",
+    }
+
+
+@tracked_job
+def valued_accounts_export(job: Job) -> dict:
+    return services.valued_accounts_export(engagement=job.engagement, progress=job.report)

@@ -49,3 +49,42 @@ def make_account(engagement: Engagement, **fields) -> Account:
     }
     defaults.update(fields)
     return Account.objects.create(engagement=engagement, **defaults)
+
+
+def make_meeting(engagement: Engagement, **fields):
+    from django.utils import timezone
+
+    from engagements.models import Meeting
+
+    defaults = {
+        "kind": "kickoff",
+        "kind_name": "Kickoff",
+        "title": f"Meeting {next(_seq)}",
+        "subphase": "1b",
+        "scheduled_at": timezone.now(),
+        "status": Meeting.Status.HELD,
+    }
+    defaults.update(fields)
+    return Meeting.objects.create(engagement=engagement, **defaults)
+
+
+CUSTOMER_LIST_CSV = (
+    "Account name,ACV,Industry\n"
+    "Acme Corp,120000,Software\n"
+    'Globex,"$45,500",Manufacturing\n'
+    "Initech,80000,Fintech\n"
+)
+
+
+def make_upload(engagement: Engagement, user: User, content: str = CUSTOMER_LIST_CSV):
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from engagements.services import intake_upload
+
+    return intake_upload(
+        engagement=engagement,
+        uploaded=SimpleUploadedFile("customers.csv", content.encode(), "text/csv"),
+        actor=user,
+        max_uncompressed=settings.MAX_XLSX_UNCOMPRESSED_BYTES,
+    )

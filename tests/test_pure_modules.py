@@ -9,11 +9,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
+    "engagements/chain.py",
+    "engagements/customer_list.py",
+    "engagements/lifecycle.py",
+    "engagements/playbook.py",
     "territories/quality.py",
     "territories/synthetic.py",
     "territories/balancing",
     "territories/valuation.py",
     "territories/tiers.py",
+    "territories/segments.py",
+    "territories/coverage.py",
+    "territories/ingest.py",
     "territories/geo.py",
     "routing/engine.py",
     "handoff/triggers.py",

@@ -61,3 +61,48 @@ def test_demo_rejects_bad_arguments():
         _run(accounts=-1)
     with pytest.raises(CommandError, match="--password"):
         _run(password="short")
+
+
+@pytest.mark.django_db
+def test_demo_puts_northwind_mid_strategy_and_bluepeak_in_engineering():
+    from engagements import dashboard
+    from engagements.models import Assumption, FeedbackItem, Meeting, SignoffRecord
+    from engagements.services import engagement_state, signoff_state, signoff_verify
+
+    _run(accounts=300, seed=5, password="demo-pass-x")
+    northwind = Engagement.objects.get(organization__name="Northwind Analytics")
+    bluepeak = Engagement.objects.get(organization__name="Bluepeak Logistics")
+    state = engagement_state(engagement=northwind)
+    assert state.current.phase.number == 1 and state.current_subphase.subphase.code == "1c"
+    assert set(Assumption.objects.filter(engagement=northwind).values_list("state", flat=True)) == {
+        "assumed",
+        "confirmed",
+        "corrected",
+        "rejected",
+    }
+    held = Meeting.objects.filter(engagement=northwind, status="held")
+    assert held.count() == 2
+    assert FeedbackItem.objects.filter(engagement=northwind, meeting__in=held).count() >= 3
+    assert northwind.intake.is_submitted and northwind.intake_uploads.count() == 1
+    assert signoff_state(engagement=northwind, subject="definitions") == "pending"
+    assert signoff_state(engagement=northwind, subject="definitions:enterprise") == "approved"
+    assert SignoffRecord.objects.filter(engagement=northwind, decision="declined").exists()
+    blue = engagement_state(engagement=bluepeak)
+    assert blue.phase(1).phase.is_closed and blue.current.phase.number == 2
+    assert blue.current_subphase.subphase.code == "2c"
+    for engagement in (northwind, bluepeak):
+        count, problems = signoff_verify(engagement=engagement)
+        assert count > 0 and problems == []
+    rows = {r.engagement.pk: r for r in dashboard.engagement_overviews([northwind, bluepeak])}
+    assert rows[northwind.pk].hours_used > 0 and rows[bluepeak.pk].days_in_phase >= 30
+
+
+@pytest.mark.django_db
+def test_the_lifecycle_demo_is_not_seeded_twice():
+    from engagements.models import Meeting, SignoffRecord
+
+    _run(accounts=100, seed=5, password="demo-pass-x")
+    counts = (Meeting.objects.count(), SignoffRecord.objects.count())
+    output = _run(accounts=100, seed=5, password="demo-pass-x")
+    assert "lifecycle demo already in place" in output
+    assert (Meeting.objects.count(), SignoffRecord.objects.count()) == counts

@@ -42,10 +42,97 @@ def _fill(route: str, values: dict[str, int]) -> str:
 
 
 @pytest.fixture
-def objects(world):
+def objects(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"  # uploads and exports the fixture writes
+    from engagements.services import SignoffEvidence, signoff_decide, signoff_publish
+
     job = Job.objects.create(engagement=world.engagement, kind="x", title="t")
     account = make_account(world.engagement)
-    return {"engagement_pk": world.engagement.pk, "job_pk": job.pk, "account_pk": account.pk}
+    version = signoff_publish(
+        engagement=world.engagement, subject="icp_matrix", title="ICP", text="T1", actor=None
+    )
+    record = signoff_decide(
+        version=version,
+        decision="declined",
+        signer=world.customer,
+        signer_name="",
+        comment="not yet",
+        evidence=SignoffEvidence("127.0.0.1", "test", "test"),
+    )
+    from engagements.models import Stakeholder
+    from engagements.services import assumption_register, feedback_add, stakeholder_save
+    from tests.factories import make_meeting, make_upload
+
+    engagement = world.engagement
+    meeting = make_meeting(engagement)
+    assumption = assumption_register(
+        engagement=engagement, key="x.y", category="other", statement="S", value=1
+    )
+    feedback = feedback_add(meeting=meeting, text="F", actor=world.architect)
+    stakeholder = stakeholder_save(
+        stakeholder=Stakeholder(engagement=engagement, name="Pat"), actor=world.architect
+    )
+    return {
+        "engagement_pk": engagement.pk,
+        "job_pk": job.pk,
+        "account_pk": account.pk,
+        "version_pk": version.pk,
+        "record_pk": record.pk,
+        "meeting_pk": meeting.pk,
+        "assumption_pk": assumption.pk,
+        "feedback_pk": feedback.pk,
+        "stakeholder_pk": stakeholder.pk,
+        "item_pk": engagement.checklist_items.first().pk,
+        "term_pk": engagement.definition_terms.first().pk,
+        "membership_pk": engagement.memberships.get(user=world.viewer).pk,
+        "upload_pk": make_upload(engagement, world.customer).pk,
+        "phase_number": 1,
+        **_territories_objects(world),
+    }
+
+
+def _territories_objects(world) -> dict[str, int]:
+    """Real objects for the territories URLs: an import with row errors, a tier rule, a rep, a
+    planned hire and a finished XLSX export (members must get 200/403, never 404)."""
+    import datetime as dt
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from territories import jobs, services, tiers
+    from territories.models import PlannedHire, Rep
+
+    record = services.account_import_create(
+        engagement=world.engagement,
+        upload=SimpleUploadedFile("a.csv", b"ID,Name,Revenue\n1,Acme,abc\n2,Bee,5\n"),
+        user=None,
+    )
+    services.account_import_run(account_import=record, revalue=False)
+    rule = services.tier_rule_save(
+        engagement=world.engagement,
+        rule=None,
+        tier="T1",
+        name="",
+        conditions=[tiers.Condition("industry", "in", ("Software",))],
+        actor=None,
+    )
+    rep = Rep.objects.create(engagement=world.engagement, name="Ann")
+    hire = PlannedHire.objects.create(
+        engagement=world.engagement, title="AE 2", start_date=dt.date(2030, 1, 1)
+    )
+    export = Job.objects.create(
+        engagement=world.engagement,
+        kind=f"{jobs.valued_accounts_export.__module__}.valued_accounts_export",
+        title="export",
+        status=Job.Status.SUCCEEDED,
+        result=services.valued_accounts_export(engagement=world.engagement),
+    )
+    return {
+        "import_pk": record.pk,
+        "rule_pk": rule.pk,
+        "rep_pk": rep.pk,
+        "hire_pk": hire.pk,
+        "export_pk": export.pk,
+    }
 
 
 def test_there_are_engagement_routes_to_check():

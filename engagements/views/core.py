@@ -1,15 +1,25 @@
-"""Home pages by role, the engagement overview, and the job pages of the tracking pattern."""
+"""The engagement list and overview, the activity log, and the job pages of the tracking
+pattern."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
+from engagements import dashboard
 from engagements.access import engagement_view, engagements_for, global_role
-from engagements.models import Engagement, Job, Membership, Role
+from engagements.models import Engagement, Job
+from engagements.services import (
+    INTERNAL_ACTIVITY_PREFIXES,
+    engagement_state,
+    intake_progress,
+    territory_design_blockers,
+)
 from engagements.tracking import job_refresh
 
 
@@ -23,39 +33,35 @@ def _engagement_rows(user):
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    role = global_role(user)
-    if user.is_customer:
-        template, heading = "engagements/home_customer.html", "Customer portal"
-    elif role == Role.MANAGER:
-        template, heading = "engagements/home_manager.html", "Manager dashboard"
-    elif role == Role.OPS:
-        template, heading = "engagements/home_ops.html", "Operations"
-    else:
-        template, heading = "engagements/home_consultant.html", "My engagements"
-    rows = list(_engagement_rows(user))
-    roles = dict(
-        Membership.objects.filter(user=user, engagement__in=[e.pk for e in rows]).values_list(
-            "engagement_id", "role"
-        )
-    )
-    for engagement in rows:
-        engagement.my_role = Role(roles[engagement.pk]).label if engagement.pk in roles else ""
-    return render(request, template, {"heading": heading, "engagements": rows})
-
-
-@login_required
 def engagement_list(request: HttpRequest) -> HttpResponse:
     rows = list(_engagement_rows(request.user))
-    return render(request, "engagements/engagement_list.html", {"engagements": rows})
+    can_create = not request.user.is_customer and global_role(request.user) is None
+    return render(
+        request,
+        "engagements/engagement_list.html",
+        {"engagements": rows, "can_create": can_create},
+    )
+
+
+def visible_activity(engagement: Engagement):
+    """The engagement's activity; consultancy-internal lines are left out for customers."""
+    events = engagement.activity.select_related("actor")
+    if "internal" not in engagement.access.caps:
+        for prefix in INTERNAL_ACTIVITY_PREFIXES:
+            events = events.exclude(verb__startswith=prefix)
+    return events
 
 
 @engagement_view()
+@require_GET
 def engagement_detail(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     members = engagement.memberships.select_related("user").order_by("role", "user__username")
     jobs = engagement.jobs.select_related("created_by")[:5]
-    activity = engagement.activity.select_related("actor")[:15]
+    state = engagement_state(engagement=engagement)
+    overview = dashboard.engagement_overviews(
+        [engagement], with_cells="internal" in engagement.access.caps
+    )[0]
+    intake = getattr(engagement, "intake", None)
     return render(
         request,
         "engagements/engagement_detail.html",
@@ -64,13 +70,47 @@ def engagement_detail(request: HttpRequest, engagement: Engagement) -> HttpRespo
             "access": engagement.access,
             "members": members,
             "jobs": jobs,
-            "activity": activity,
+            "activity": visible_activity(engagement)[:15],
             "account_count": engagement.accounts.count(),
+            "state": state,
+            "overview": overview,
+            "columns": dashboard.PROVIDED_COLUMNS,
+            "design_blockers": territory_design_blockers(engagement=engagement),
+            "intake": intake,
+            "intake_progress": intake_progress(intake=intake) if intake else None,
         },
     )
 
 
 @engagement_view()
+@require_GET
+def activity_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    events = visible_activity(engagement)
+    kind = request.GET.get("kind", "").strip()
+    if kind:
+        events = events.filter(verb__startswith=f"{kind}.")
+    kinds = sorted(
+        {
+            verb.split(".", 1)[0]
+            for verb in visible_activity(engagement).values_list("verb", flat=True).distinct()
+        }
+    )
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "engagements/activity_list.html",
+        {
+            "engagement": engagement,
+            "access": engagement.access,
+            "page": page,
+            "kind": kind,
+            "kinds": kinds,
+        },
+    )
+
+
+@engagement_view()
+@require_GET
 def job_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     jobs = engagement.jobs.select_related("created_by")[:200]
     return render(

@@ -1,0 +1,381 @@
+"""Dashboard data: one overview row per engagement in a fixed number of queries, plus the
+provider hooks other apps fill.
+
+Provider hooks
+--------------
+Some dashboard columns come from later apps (SPEC §3: latest balance variance, hypercare state,
+fired refinement triggers) and the customer portal lists deliverables to download. Those apps
+register a provider in their ``AppConfig.ready()``::
+
+    from engagements import dashboard
+
+    def balance_variance(engagement_ids: list[int]) -> dict[int, dashboard.Cell]:
+        # ONE query for all ids; return a Cell per engagement that has data.
+        ...
+
+    dashboard.provide("balance_variance", balance_variance)
+    dashboard.provide_downloads(my_downloads)  # (engagement, user) -> list[Download]
+
+A column without a provider, or an engagement the provider returns nothing for, shows "—":
+the dashboard never invents a value. Providers must answer in one query so the dashboard's
+query count stays fixed (pinned in tests/engagements/test_dashboards.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.utils import timezone
+
+from engagements import lifecycle
+from engagements.lifecycle import Blocker, Projection
+from engagements.models import (
+    Assumption,
+    ChecklistItem,
+    Engagement,
+    HoursEntry,
+    IntakeForm,
+    Phase,
+    SignoffRecord,
+    SignoffVersion,
+    SubPhase,
+    User,
+)
+from engagements.services import signoff_aggregate_state
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One provided dashboard value: what to show, how to sort it, how alarming it is."""
+
+    text: str
+    sort: float | str | None = None
+    level: str = ""  # "" | "ok" | "warn" | "bad"
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    help: str
+
+
+# The columns other apps fill; declared here so the dashboard shows them (as "—") before any
+# provider exists, and so a typo in a provider's key fails loudly.
+PROVIDED_COLUMNS = (
+    Column(
+        "balance_variance",
+        "Balance variance",
+        "Value spread of the approved (or latest) balancing run — filled by the territories app.",
+    ),
+    Column("hypercare", "Hypercare", "Hypercare state and day — filled by the handoff app."),
+    Column(
+        "refinement_triggers",
+        "Refinement triggers",
+        "Triggers that fired on live data — filled by the handoff app.",
+    ),
+)
+ColumnProvider = Callable[[list[int]], dict[int, Cell]]
+_providers: dict[str, ColumnProvider] = {}
+
+
+@dataclass(frozen=True)
+class Download:
+    title: str
+    url: str
+    description: str = ""
+
+
+DownloadProvider = Callable[[Engagement, User], list[Download]]
+_download_providers: list[DownloadProvider] = []
+
+
+def provide(key: str, provider: ColumnProvider) -> None:
+    """Register the provider of a dashboard column (one per column; a later call replaces it)."""
+    if key not in {c.key for c in PROVIDED_COLUMNS}:
+        raise KeyError(f"No dashboard column {key!r}; declare it in PROVIDED_COLUMNS first.")
+    _providers[key] = provider
+
+
+def provide_downloads(provider: DownloadProvider) -> None:
+    if provider not in _download_providers:
+        _download_providers.append(provider)
+
+
+def provided_cells(engagement_ids: list[int]) -> dict[str, dict[int, Cell]]:
+    return {
+        column.key: (_providers[column.key](engagement_ids) if column.key in _providers else {})
+        for column in PROVIDED_COLUMNS
+    }
+
+
+def downloads_for(engagement: Engagement, user: User) -> list[Download]:
+    downloads: list[Download] = []
+    for provider in _download_providers:
+        downloads.extend(provider(engagement, user))
+    return downloads
+
+
+# --- Overview rows ---------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseProgress:
+    number: int
+    slug: str
+    name: str
+    status: str
+    fraction: float
+    opened_at: object = None
+    closed_at: object = None
+
+
+@dataclass
+class Overview:
+    engagement: Engagement
+    phases: list[PhaseProgress]
+    current_phase: PhaseProgress | None
+    current_subphase: str
+    current_subphase_name: str
+    days_in_phase: int | None
+    gate_name: str
+    blockers: list[Blocker]
+    assumed: int
+    blocking_assumed: int
+    pending_signoffs: list[str]
+    declined_signoffs: list[str]
+    hours_used: float
+    projection: Projection
+    progress: float
+    intake_submitted: bool
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def gate_open(self) -> bool:
+        return self.current_phase is not None and not self.blockers
+
+    @property
+    def blockers_summary(self) -> str:
+        if self.current_phase is None:
+            return "all phases closed"
+        return lifecycle.blockers_summary(self.blockers)
+
+    def cell(self, key: str) -> Cell | None:
+        return self.cells.get(key)
+
+
+def _signoff_states(engagement_ids: list[int]) -> dict[int, dict[str, str]]:
+    """engagement id -> subject -> state of its latest version (one query)."""
+    latest = SignoffRecord.objects.filter(version=OuterRef("pk")).order_by("-sequence")
+    rows = (
+        SignoffVersion.objects.filter(engagement_id__in=engagement_ids)
+        .annotate(decision=Subquery(latest.values("decision")[:1]))
+        .order_by("engagement_id", "subject", "-version")
+        .values_list("engagement_id", "subject", "decision")
+    )
+    states: dict[int, dict[str, str]] = defaultdict(dict)
+    for engagement_id, subject, decision in rows:
+        states[engagement_id].setdefault(subject, decision or "pending")
+    return states
+
+
+def _state(states: dict[str, str], subject: str) -> str:
+    """A subject's state; a group subject ("definitions") aggregates its items."""
+    if subject in states:
+        return states[subject]
+    if ":" in subject:
+        return "none"
+    return signoff_aggregate_state(s for k, s in states.items() if k.startswith(f"{subject}:"))
+
+
+def engagement_overviews(
+    engagements: list[Engagement], *, today: date | None = None, with_cells: bool = True
+) -> list[Overview]:
+    """Overview rows for ``engagements`` in a fixed number of queries (eight, plus one per
+    registered column provider): phases, sub-phases, item counts, sign-off states, assumption
+    counts, hours, intake status, calendar rules."""
+    today = today or timezone.localdate()
+    ids = [e.pk for e in engagements]
+    if not ids:
+        return []
+    phases: dict[int, list[Phase]] = defaultdict(list)
+    for phase in Phase.objects.filter(engagement_id__in=ids).order_by("engagement_id", "number"):
+        phases[phase.engagement_id].append(phase)
+    # (pk, code, name) per phase: plain tuples, sixteen per engagement.
+    subphases: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    for pk, phase_id, code, name in (
+        SubPhase.objects.filter(engagement_id__in=ids)
+        .order_by("engagement_id", "position")
+        .values_list("pk", "phase_id", "code", "name")
+    ):
+        subphases[phase_id].append((pk, code, name))
+    # Required items grouped by what decides whether they count and are done.
+    item_rows = (
+        ChecklistItem.objects.filter(engagement_id__in=ids, required=True)
+        .values("engagement_id", "subphase_id", "condition", "signoff_subject", "done")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    items: dict[int, list[dict]] = defaultdict(list)
+    for row in item_rows:
+        items[row["subphase_id"]].append(row)
+    signoffs = _signoff_states(ids)
+    assumed_rows = (
+        Assumption.objects.filter(engagement_id__in=ids, state=Assumption.State.ASSUMED)
+        .values("engagement_id", "blocking")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    assumed: dict[int, int] = defaultdict(int)
+    blocking: dict[int, int] = defaultdict(int)
+    for row in assumed_rows:
+        assumed[row["engagement_id"]] += row["n"]
+        if row["blocking"]:
+            blocking[row["engagement_id"]] += row["n"]
+    hours = dict(
+        HoursEntry.objects.filter(engagement_id__in=ids)
+        .values("engagement_id")
+        .annotate(total=Sum("hours"))
+        .order_by()
+        .values_list("engagement_id", "total")
+    )
+    submitted = dict(
+        IntakeForm.objects.filter(engagement_id__in=ids).values_list(
+            "engagement_id", "submitted_at"
+        )
+    )
+    # Each engagement's hours-to-calendar rule, from the template version it started from
+    # (frozen while in use, so this equals its own copy).
+    calendars = dict(
+        Engagement.objects.filter(pk__in=ids).values_list("pk", "playbook_template__data__calendar")
+    )
+    cells = provided_cells(ids) if with_cells else {}
+    rows = []
+    for engagement in engagements:
+        states = signoffs.get(engagement.pk, {})
+        options = engagement.options
+        progress_list = []
+        current: PhaseProgress | None = None
+        current_code = current_name = ""
+        gate_blockers: list[Blocker] = []
+        gate_name = ""
+        previous_open: str | None = None
+        for phase in phases.get(engagement.pk, []):
+            open_counts: dict[str, int] = {}
+            total = done_total = 0
+            for sub_pk, sub_code, _ in subphases.get(phase.pk, []):
+                open_n = 0
+                for row in items.get(sub_pk, []):
+                    if not lifecycle.item_applies(row["condition"], options):
+                        continue
+                    done = (
+                        _state(states, row["signoff_subject"]) == "approved"
+                        if row["signoff_subject"]
+                        else row["done"]
+                    )
+                    total += row["n"]
+                    if done:
+                        done_total += row["n"]
+                    else:
+                        open_n += row["n"]
+                open_counts[sub_code] = open_n
+            closed = phase.status == Phase.Status.CLOSED
+            progress = PhaseProgress(
+                number=phase.number,
+                slug=phase.slug,
+                name=phase.name,
+                status=phase.status,
+                fraction=1.0 if closed else (done_total / total if total else 0.0),
+                opened_at=phase.opened_at,
+                closed_at=phase.closed_at,
+            )
+            progress_list.append(progress)
+            if not closed and current is None:
+                current = progress
+                codes = [code for _, code, _ in subphases.get(phase.pk, [])]
+                current_code = lifecycle.current_subphase(codes, open_counts)
+                current_name = next(
+                    (name for _, code, name in subphases.get(phase.pk, []) if code == current_code),
+                    "",
+                )
+                gate_name = f"{phase.name} gate"
+                gate_blockers = lifecycle.gate_blockers(
+                    previous_open=previous_open,
+                    open_items=open_counts,
+                    signoffs={s: _state(states, s) for s in phase.gate_signoffs},
+                    blocking_assumptions=["…"] * blocking.get(engagement.pk, 0),
+                    check_assumptions=phase.gate_checks_assumptions,
+                )
+                # Dashboards show a count of blocking assumptions, not their statements.
+                gate_blockers = _merge_assumption_blockers(gate_blockers)
+            if not closed and previous_open is None:
+                previous_open = phase.name
+        latest_states = states
+        used = float(hours.get(engagement.pk) or 0)
+        progress_pct = lifecycle.weighted_progress(
+            engagement.phase_weights or {p.slug: 25 for p in progress_list},
+            {p.slug: p.fraction for p in progress_list},
+        )
+        projection = lifecycle.calendar_projection(
+            hour_budget=engagement.hour_budget,
+            hours_used=used,
+            start=engagement.start_date,
+            today=today,
+            fiscal_year_start=engagement.fiscal_year_start,
+            progress=progress_pct,
+            **_calendar_rule(calendars.get(engagement.pk)),
+        )
+        opened = current.opened_at if current else None
+        rows.append(
+            Overview(
+                engagement=engagement,
+                phases=progress_list,
+                current_phase=current,
+                current_subphase=current_code,
+                current_subphase_name=current_name,
+                days_in_phase=(today - timezone.localtime(opened).date()).days if opened else None,
+                gate_name=gate_name,
+                blockers=gate_blockers,
+                assumed=assumed.get(engagement.pk, 0),
+                blocking_assumed=blocking.get(engagement.pk, 0),
+                pending_signoffs=sorted(s for s, v in latest_states.items() if v == "pending"),
+                declined_signoffs=sorted(s for s, v in latest_states.items() if v == "declined"),
+                hours_used=used,
+                projection=projection,
+                progress=progress_pct,
+                intake_submitted=submitted.get(engagement.pk) is not None,
+                cells={
+                    key: values[engagement.pk]
+                    for key, values in cells.items()
+                    if engagement.pk in values
+                },
+            )
+        )
+    return rows
+
+
+def _calendar_rule(raw: dict | None) -> dict[str, float]:
+    # Seed 000: 100-200 hours of work is 2-3 months of calendar time.
+    rule = {"hours_low": 100, "months_low": 2, "hours_high": 200, "months_high": 3}
+    if isinstance(raw, dict):
+        rule.update({k: raw[k] for k in rule if isinstance(raw.get(k), int | float)})
+    return rule
+
+
+def _merge_assumption_blockers(blockers: list[Blocker]) -> list[Blocker]:
+    rest = [b for b in blockers if b.kind != "assumption"]
+    n = sum(1 for b in blockers if b.kind == "assumption")
+    if n:
+        rest.append(
+            Blocker(
+                "assumption",
+                f"{n} blocking assumption{'s' if n != 1 else ''} still ASSUMED",
+                count=n,
+            )
+        )
+    return rest

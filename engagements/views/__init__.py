@@ -1,0 +1,1 @@
+"""Views of the engagements app, one module per subject (core, signoffs, …)."""

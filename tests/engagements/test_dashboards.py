@@ -1,0 +1,315 @@
+"""Dashboards: manager (every SPEC column, sort, filter, CSV, provider hooks), architect
+(mine and what is due), customer portal home; query counts pinned."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from engagements import dashboard
+from engagements.models import Role
+from engagements.services import (
+    SignoffEvidence,
+    assumption_register,
+    definitions_publish,
+    feedback_add,
+    hours_log,
+    meeting_create,
+    signoff_decide,
+    signoff_publish,
+)
+from tests.factories import make_engagement, make_membership
+
+EVIDENCE = SignoffEvidence("", "pytest", "test")
+
+
+@pytest.fixture
+def provider():
+    """Register a column provider for the test and remove it afterwards."""
+    registered = []
+
+    def _provide(key, func):
+        dashboard.provide(key, func)
+        registered.append(key)
+
+    yield _provide
+    for key in registered:
+        dashboard._providers.pop(key, None)
+
+
+def _rows(html):
+    return html.split("<tbody>")[1].split("</tbody>")[0] if "<tbody>" in html else ""
+
+
+def test_manager_sees_every_column_for_every_engagement(world, client):
+    hours_log(
+        engagement=world.engagement,
+        user=world.architect,
+        date=timezone.localdate(),
+        hours=12,
+        phase_number=1,
+    )
+    signoff_publish(
+        engagement=world.engagement,
+        subject="icp_matrix",
+        title="ICP",
+        text="T1",
+        actor=world.architect,
+    )
+    client.force_login(world.manager)
+    html = client.get("/").content.decode()
+    assert "<h1>Manager dashboard</h1>" in html
+    for header in (
+        "Phase · sub-phase",
+        "Days in phase",
+        "Next gate · blocked by",
+        "ASSUMED",
+        "Pending sign-offs",
+        "Hours used / budget",
+        "Calendar projection",
+        "Balance variance",
+        "Hypercare",
+        "Refinement triggers",
+    ):
+        assert header in html
+    body = _rows(html)
+    assert world.engagement.name in body and world.other.name in body
+    assert "1. Strategy" in body and "1a Pre-Kickoff" in body
+    assert "Strategy gate" in body and "sign-off" in body
+    assert "12 / 150" in body
+    assert body.count("<td>—</td>") == 6  # three provided columns, no provider yet, two rows
+
+
+def test_providers_fill_their_columns_in_one_call(world, client, provider):
+    calls = []
+
+    def variance(ids):
+        calls.append(sorted(ids))
+        return {world.engagement.pk: dashboard.Cell("8.2 %", sort=8.2, level="ok")}
+
+    provider("balance_variance", variance)
+    client.force_login(world.manager)
+    body = _rows(client.get("/").content.decode())
+    assert '<td class="level-ok">8.2 %</td>' in body
+    assert calls == [sorted([world.engagement.pk, world.other.pk])]
+    with pytest.raises(KeyError):
+        dashboard.provide("made_up", variance)
+
+
+def test_sorting_and_filtering(world, client, provider):
+    provider("hypercare", lambda ids: {world.other.pk: dashboard.Cell("day 12 of 30", sort=12)})
+    client.force_login(world.manager)
+    asc = _rows(client.get("/?sort=engagement").content.decode())
+    desc = _rows(client.get("/?sort=engagement&dir=desc").content.decode())
+    assert asc.index("Alpha design") < asc.index("Beta design")
+    assert desc.index("Beta design") < desc.index("Alpha design")
+    by_hypercare = _rows(client.get("/?sort=hypercare").content.decode())
+    assert by_hypercare.index("Beta design") < by_hypercare.index(
+        "Alpha design"
+    )  # values before blanks
+    for key in (
+        "customer",
+        "phase",
+        "days",
+        "blockers",
+        "assumed",
+        "signoffs",
+        "hours",
+        "finish",
+        "progress",
+        "nonsense",
+    ):
+        assert client.get(f"/?sort={key}").status_code == 200
+    only = _rows(client.get("/?q=bluepeak").content.decode())
+    assert "Beta design" in only and "Alpha design" not in only
+    assert "Alpha design" in _rows(client.get("/?phase=1").content.decode())
+    assert _rows(client.get("/?phase=2").content.decode()) == ""
+    assert "No engagement matches" in client.get("/?type=dedicated").content.decode()
+    assert _rows(client.get("/?gate=ready").content.decode()) == ""
+    assert "Alpha design" in _rows(client.get("/?gate=blocked").content.decode())
+
+
+def test_csv_export_has_every_column_and_neutralises_formulas(world, client):
+    world.engagement.name = '=HYPERLINK("http://evil")'
+    world.engagement.save(update_fields=["name"])
+    client.force_login(world.manager)
+    response = client.get("/?format=csv&sort=engagement")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:4] == ["Customer", "Engagement", "Type", "Phase"]
+    assert rows[0][-3:] == ["Balance variance", "Hypercare", "Refinement triggers"]
+    assert len(rows) == 3
+    names = [r[1] for r in rows[1:]]
+    assert '\'=HYPERLINK("http://evil")' in names
+
+
+def test_ops_see_the_same_table(world, client):
+    client.force_login(world.ops)
+    html = client.get("/").content.decode()
+    assert "<h1>Operations</h1>" in html and "Calendar projection" in html
+
+
+def _busy(engagement, architect, customer):
+    """An engagement with data in every table the dashboard reads."""
+    meeting = meeting_create(
+        engagement=engagement, kind="kickoff", scheduled_at=timezone.now(), actor=architect
+    )
+    feedback_add(meeting=meeting, text="Do it", actor=architect, owner=architect)
+    assumption_register(engagement=engagement, key="a", category="tam", statement="Light", value=1)
+    hours_log(
+        engagement=engagement, user=architect, date=timezone.localdate(), hours=3, phase_number=1
+    )
+    for version in definitions_publish(engagement=engagement, actor=architect)[:3]:
+        signoff_decide(
+            version=version,
+            decision="approved",
+            signer=customer,
+            signer_name="C",
+            comment="",
+            evidence=EVIDENCE,
+        )
+
+
+@pytest.mark.parametrize(
+    ("username", "expected"), [("manager", 11), ("architect", 16), ("customer", 20)]
+)
+def test_dashboard_queries_do_not_grow_with_engagements(world, client, username, expected):
+    _busy(world.engagement, world.architect, world.customer)
+    client.force_login(getattr(world, username))
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/").status_code == 200
+        return len(ctx.captured_queries)
+
+    before = count()
+    for i in range(6):
+        engagement = make_engagement(world.org_a, name=f"Extra {i}")
+        make_membership(engagement, world.architect, Role.ARCHITECT)
+        make_membership(engagement, world.customer, Role.CUSTOMER_APPROVER)
+        _busy(engagement, world.architect, world.customer)
+    after = count()
+    # Manager: session, user, engagements + the overview's eight (see engagement_overviews).
+    # Architect: + memberships, meetings due, feedback, intake forms, uploads.
+    # Customer: + memberships, intake forms, uploads, homework, feedback, certificates,
+    # sign-off versions and records, and the organization in the page header.
+    assert (before, after) == (expected, expected)
+
+
+def test_architect_sees_what_is_due(world, client):
+    meeting_create(
+        engagement=world.engagement,
+        kind="icp_tam_workshop",
+        scheduled_at=timezone.now() + timezone.timedelta(days=2),
+        actor=world.architect,
+    )
+    kickoff = meeting_create(
+        engagement=world.engagement,
+        kind="kickoff",
+        scheduled_at=timezone.now(),
+        actor=world.architect,
+    )
+    feedback_add(
+        meeting=kickoff,
+        text="Rework the hedge factor",
+        actor=world.architect,
+        owner=world.architect,
+    )
+    version = signoff_publish(
+        engagement=world.engagement,
+        subject="icp_matrix",
+        title="ICP",
+        text="T1",
+        actor=world.architect,
+    )
+    signoff_decide(
+        version=version,
+        decision="declined",
+        signer=world.customer,
+        signer_name="",
+        comment="No",
+        evidence=EVIDENCE,
+    )
+    client.force_login(world.architect)
+    html = client.get("/").content.decode()
+    assert "<h1>My engagements</h1>" in html
+    assert "What is due" in html
+    assert "1a Pre-Kickoff" in html
+    assert "The customer declined “icp_matrix”" in html
+    assert "Intake form 0% complete, not submitted" in html
+    assert "Upcoming: ICP/TAM Workshop" in html
+    assert "Feedback for you (Kickoff Call): Rework the hedge factor" in html
+    assert world.other.name not in html
+
+
+def test_customer_portal_home(world, client):
+    definitions_publish(engagement=world.engagement, actor=world.architect)
+    version = signoff_publish(
+        engagement=world.engagement,
+        subject="icp_matrix",
+        title="ICP tier matrix",
+        text="T1",
+        actor=world.architect,
+    )
+    record = signoff_decide(
+        version=version,
+        decision="approved",
+        signer=world.customer,
+        signer_name="Carla",
+        comment="",
+        evidence=EVIDENCE,
+    )
+    client.force_login(world.customer)
+    html = client.get("/").content.decode()
+    assert "<h1>Customer portal</h1>" in html
+    assert "What we need from you" in html
+    assert "Complete the intake form" in html
+    assert "Review and sign: Enterprise" in html
+    assert "Watch territory design intro video" in html  # their homework
+    assert 'class="phase-bar"' in html and "4. Handoff" in html
+    assert f"/signoffs/records/{record.pk}/certificate/" in html
+    assert "Definition Alignment Document" in html
+    assert world.other.name not in html and world.org_b.name not in html
+    client.force_login(world.viewer)
+    html = client.get("/").content.decode()
+    assert "Sign-off waiting for your approver: Enterprise" in html
+    assert "Review and sign" not in html
+
+
+def test_customer_downloads_come_from_providers(world, client):
+    def packages(engagement, user):
+        return [
+            dashboard.Download(
+                "Documentation package v1", f"/engagements/{engagement.pk}/jobs/", "12 documents"
+            )
+        ]
+
+    dashboard.provide_downloads(packages)
+    try:
+        client.force_login(world.customer)
+        html = client.get("/").content.decode()
+        assert "Documentation package v1" in html and "12 documents" in html
+    finally:
+        dashboard._download_providers.remove(packages)
+
+
+def test_architects_due_list_caps_feedback_per_engagement(world, client):
+    meeting = meeting_create(
+        engagement=world.engagement,
+        kind="kickoff",
+        scheduled_at=timezone.now(),
+        actor=world.architect,
+    )
+    for i in range(8):
+        feedback_add(
+            meeting=meeting, text=f"Point {i}", actor=world.architect, owner=world.architect
+        )
+    client.force_login(world.architect)
+    html = client.get("/").content.decode()
+    assert html.count("Feedback for you (Kickoff Call)") == 5
+    assert "…and 3 more open feedback items for you" in html

@@ -1,0 +1,186 @@
+"""The import pages: upload, confirm the mapping, follow the job, read and download errors."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from engagements.models import Job
+from territories.models import Account, AccountImport
+from tests.territories import files
+
+
+def url(engagement, suffix=""):
+    return f"/engagements/{engagement.pk}/accounts/imports/{suffix}"
+
+
+def post_file(client, engagement, data, name="accounts.csv"):
+    return client.post(url(engagement), {"file": SimpleUploadedFile(name, data)})
+
+
+def test_architect_uploads_confirms_the_mapping_and_the_job_imports(world, client, run_jobs):
+    client.force_login(world.architect)
+    response = post_file(client, world.engagement, files.csv_bytes())
+    record = AccountImport.objects.get(engagement=world.engagement)
+    assert response.status_code == 302
+    assert response.url == url(world.engagement, f"{record.pk}/")
+    assert record.status == AccountImport.Status.UPLOADED
+    assert record.uploaded_by == world.architect
+
+    page = client.get(response.url).content.decode()
+    assert "Confirm the columns" in page
+    assert 'id="mapping-form"' in page
+    assert "Acme Analytics" in page  # the preview
+    headers = record.table().headers
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(headers)}
+    form[f"col_{headers.index('Growth Signal')}"] = "__ignore__"
+    form["strict"] = "on"
+    with run_jobs():
+        response = client.post(response.url, form)
+    assert response.status_code == 302
+    record.refresh_from_db()
+    assert record.status == AccountImport.Status.IMPORTED
+    assert record.strict is True
+    assert record.job.status == Job.Status.SUCCEEDED
+    assert Account.objects.filter(engagement=world.engagement).count() == 3
+    assert Account.objects.get(external_id="A-1").custom == {}  # the ignored column
+
+    page = client.get(url(world.engagement, f"{record.pk}/")).content.decode()
+    assert 'id="import-result"' in page
+    assert "Accounts created" in page
+
+
+def test_the_page_polls_the_job_while_the_import_is_queued(world, client):
+    from unittest import mock
+
+    client.force_login(world.architect)
+    post_file(client, world.engagement, files.csv_bytes())
+    record = AccountImport.objects.get()
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(record.table().headers)}
+    with mock.patch("engagements.tracking._queue"):
+        client.post(url(world.engagement, f"{record.pk}/"), form)
+    record.refresh_from_db()
+    assert record.status == AccountImport.Status.QUEUED
+    page = client.get(url(world.engagement, f"{record.pk}/")).content.decode()
+    assert f"/jobs/{record.job_id}/status/" in page
+    # Posting the mapping again does not start a second import.
+    client.post(url(world.engagement, f"{record.pk}/"), form)
+    assert Job.objects.filter(engagement=world.engagement).count() == 1
+
+
+def test_an_import_whose_job_died_is_shown_failed(world, client):
+    client.force_login(world.architect)
+    post_file(client, world.engagement, files.csv_bytes())
+    record = AccountImport.objects.get()
+    job = Job.objects.create(
+        engagement=world.engagement, kind="x", title="t", status=Job.Status.FAILED, error="killed"
+    )
+    record.status, record.job = AccountImport.Status.RUNNING, job
+    record.save()
+    client.get(url(world.engagement, f"{record.pk}/"))
+    record.refresh_from_db()
+    assert record.status == AccountImport.Status.FAILED
+    assert record.message == "killed"
+
+
+def test_a_bad_mapping_is_shown_on_the_form_and_nothing_starts(world, client):
+    client.force_login(world.architect)
+    post_file(client, world.engagement, files.csv_bytes())
+    record = AccountImport.objects.get()
+    headers = record.table().headers
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(headers)}
+    form["col_0"] = "__custom__"  # Account ID no longer mapped
+    response = client.post(url(world.engagement, f"{record.pk}/"), form)
+    assert response.status_code == 400
+    assert "No column is mapped to External id" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_row_errors_are_listed_and_downloadable_as_csv(world, client, run_jobs):
+    client.force_login(world.architect)
+    rows = [files.ROWS[0], ["A-2", "=cmd|' /C calc'!A0", *files.ROWS[1][2:]]]
+    post_file(client, world.engagement, files.csv_bytes(rows))
+    record = AccountImport.objects.get()
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(record.table().headers)}
+    with run_jobs():
+        client.post(url(world.engagement, f"{record.pk}/"), form)
+    page = client.get(url(world.engagement, f"{record.pk}/")).content.decode()
+    assert 'id="import-errors"' in page
+    assert "Looks like a spreadsheet formula" in page
+    response = client.get(url(world.engagement, f"{record.pk}/errors.csv"))
+    assert response["Content-Disposition"].startswith("attachment")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    # The offending value is neutralised in the download, not live again.
+    assert "3,Account Name,'=cmd|' /C calc'!A0,Looks like a spreadsheet formula" in body.replace(
+        '"', ""
+    )
+
+
+def test_a_bad_file_is_refused_on_the_upload_page(world, client):
+    client.force_login(world.architect)
+    response = post_file(client, world.engagement, b"%PDF-1.5 ...", "accounts.csv")
+    assert response.status_code == 400
+    assert "PDF document, not a spreadsheet" in response.content.decode()
+    response = post_file(client, world.engagement, b"x", "accounts.pdf")
+    assert "is not a CSV or XLSX file" in response.content.decode()
+    assert not AccountImport.objects.exists()
+
+
+def test_the_form_refuses_a_file_over_the_limit(world, client, settings):
+    settings.MAX_UPLOAD_BYTES = 1000
+    client.force_login(world.architect)
+    response = post_file(client, world.engagement, b"ID,Name\n" + b"1,A\n" * 400)
+    assert response.status_code == 400
+    assert "over the 0 MB upload limit" in response.content.decode()
+    assert not AccountImport.objects.exists()
+
+
+def test_the_view_refuses_an_oversized_body_before_reading_it(world, client, settings):
+    settings.MAX_UPLOAD_BYTES = 1000
+    client.force_login(world.architect)
+    response = client.generic(
+        "POST",
+        url(world.engagement),
+        data=b"x" * 10,
+        content_type="multipart/form-data; boundary=zzz",
+        CONTENT_LENGTH=str(200 * 1024),
+    )
+    assert response.status_code == 413
+    assert "over the 0 MB limit" in response.content.decode()
+
+
+def test_the_customer_approver_uploads_but_only_the_architect_imports(world, client):
+    client.force_login(world.customer)
+    post_file(client, world.engagement, files.csv_bytes())
+    record = AccountImport.objects.get()
+    assert record.uploaded_by == world.customer
+    page = client.get(url(world.engagement, f"{record.pk}/")).content.decode()
+    assert 'id="mapping-form"' not in page
+    assert "the consultancy confirms the columns" in page
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(record.table().headers)}
+    assert client.post(url(world.engagement, f"{record.pk}/"), form).status_code == 403
+    assert not Account.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["viewer", "engineer", "manager"])
+def test_read_only_roles_cannot_upload(world, client, who):
+    client.force_login(getattr(world, who))
+    assert client.get(url(world.engagement)).status_code == 200
+    assert post_file(client, world.engagement, files.csv_bytes()).status_code == 403
+    assert not AccountImport.objects.exists()
+
+
+def test_the_import_list_has_a_fixed_number_of_queries(world, client, upload):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world.architect)
+    upload(world.engagement, files.csv_bytes(), user=world.architect)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url(world.engagement))
+    for _ in range(5):
+        upload(world.engagement, files.csv_bytes(), user=world.customer)
+    with CaptureQueriesContext(connection) as six:
+        client.get(url(world.engagement))
+    # Session, user, engagement, membership, then the imports with their uploader: constant.
+    assert len(six) == len(one)
