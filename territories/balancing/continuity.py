@@ -355,10 +355,6 @@ class _State:
             if not np.any(ok):
                 continue
             gain = np.where(ok, np.minimum(np.maximum(net, 0.0), dt).sum(axis=1), -np.inf)
-            gain -= (
-                np.where(ok, np.maximum(lo - (self.load[t] + net), 0.0).sum(axis=1) - dt.sum(), 0.0)
-                * 0
-            )
             i = int(np.argmax(gain))
             if gain[i] > 0 and (best is None or gain[i] > best[0]):
                 best = (gain[i], d, i, j)
