@@ -35,8 +35,6 @@ FINISH = 0.9
 ANNEAL_PER_ATOM = 300
 # Most rounds of greedy boundary moves before the annealing (or the end).
 MAX_ROUNDS = 200
-# Weight of compactness (edges kept inside a territory) against balance, per edge.
-COMPACT = 1e-6
 
 
 def delaunay_edges(coords: np.ndarray) -> np.ndarray:
