@@ -92,7 +92,7 @@ def token_for_request(request: HttpRequest) -> RoutingToken | None:
     plaintext = bearer_token(request)
     if plaintext is None:
         return None
-    parts = plaintext.split("_")
+    parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1]:
         return None
     token = (

@@ -262,6 +262,12 @@ def _split_units(units: Iterable[str]) -> tuple[list[str], list[str], list[str]]
     return sorted(set(states)), sorted(set(subs)), bad
 
 
+def _criterion(values) -> list[str]:
+    """A pod criterion as a list; empty means any (the hierarchy's "" also means any)."""
+    values = [str(v).strip() for v in values]
+    return [] if not values or "" in values else values
+
+
 def _hierarchy_snapshot(hierarchy) -> tuple[dict[str, Any], list[str]]:
     """The parts of the approved HierarchySpec the engine evaluates, as JSON, and notes.
 
@@ -288,10 +294,10 @@ def _hierarchy_snapshot(hierarchy) -> tuple[dict[str, Any], list[str]]:
             {
                 "key": pod.key,
                 "label": pod.label,
-                "segments": [s for s in pod.segments if s],
-                "regions": [s for s in pod.regions if s],
-                "states": [s for s in pod.states if s],
-                "industries": [s for s in pod.industries if s],
+                "segments": _criterion(pod.segments),
+                "regions": _criterion(pod.regions),
+                "states": _criterion(pod.states),
+                "industries": _criterion(pod.industries),
                 "atom": pod.atom,
                 "seats": pod.seats,
                 "granularity_by_state": dict(pod.granularity_by_state),
@@ -362,12 +368,17 @@ def territory_object_generate(
         .update(effective_to=start - timedelta(days=1), updated_at=now)
     )
     generation = row.generation + 1
+    named_ids = {(n[0] or "").strip() for n in approved.named_accounts}
+    named_home: dict[str, str] = {}
     records, lists = [], []
     for territory in approved.territories:
         pod = pods.get(territory.pod, {})
         states, units, bad = _split_units(territory.units)
         if bad:
             notes.append(f"{territory.key}: ignored unknown units {', '.join(bad[:5])}.")
+        for external_id in territory.accounts:
+            if external_id in named_ids:
+                named_home.setdefault(external_id, territory.key[:60])
         before = previous.get(territory.key)
         record = TerritoryRecord(
             engagement=engagement,
@@ -390,7 +401,18 @@ def territory_object_generate(
             updated_at=now,
         )
         records.append(record)
-        lists.append(sorted({a.strip() for a in territory.accounts if a and a.strip()}))
+        # Account pods route by list. Named accounts sit in their owner's territory in the
+        # run; they route by their override, so they are not listed.
+        listed = (
+            {
+                a.strip()
+                for a in territory.accounts
+                if a and a.strip() and a.strip() not in named_ids
+            }
+            if pod.get("atom") == "account"
+            else set()
+        )
+        lists.append(sorted(listed))
     TerritoryRecord.objects.bulk_create(records)
     saved = {
         r.key: r
@@ -413,6 +435,7 @@ def territory_object_generate(
             external_id=(external_id or "").strip()[:100],
             domain=engine.normalize_domain(domain)[:200],
             owner=(owner or "").strip()[:150],
+            territory_key=named_home.get((external_id or "").strip(), ""),
             source=NamedAccountOverride.Source.APPROVED_MAP,
             note=f"Named account of run {approved.run_id}",
             created_at=now,
