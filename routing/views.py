@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from engagements.access import Capability, engagement_view
+from engagements.access import Capability, engagement_view, require
 from engagements.exports import csv_response
 from engagements.models import Engagement, Job
 from engagements.tracking import job_start
@@ -117,8 +117,8 @@ def territory_edit(
     territory = (
         get_object_or_404(engagement.territory_records, pk=territory_pk) if territory_pk else None
     )
-    if territory is None and not engagement.access.can(Capability.ROUTING):
-        raise Http404("Nothing to show.")
+    if territory is None:
+        require(engagement, Capability.ROUTING)  # adding one is for routing roles only
     row = services.routing_settings_get(engagement=engagement)
     accounts = (
         list(territory.account_list.values_list("external_id", flat=True)) if territory else []

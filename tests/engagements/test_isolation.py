@@ -88,6 +88,7 @@ def objects(world, settings, tmp_path):
         "upload_pk": make_upload(engagement, world.customer).pk,
         "phase_number": 1,
         **_territories_objects(world),
+        **_routing_objects(world),
     }
 
 
@@ -132,6 +133,50 @@ def _territories_objects(world) -> dict[str, int]:
         "rep_pk": rep.pk,
         "hire_pk": hire.pk,
         "export_pk": export.pk,
+    }
+
+
+def _routing_objects(world) -> dict[str, int]:
+    """Real objects for the routing URLs: a territory object, a routed file, a QA case and
+    run, an audit and an API token."""
+    import datetime as dt
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from routing import services
+    from routing.access import token_create
+    from routing.models import QACase, QARun
+    from tests.routing.conftest import make_small_object
+
+    small = make_small_object(world.engagement)
+    override = world.engagement.named_overrides.first()
+    batch = services.batch_create(
+        engagement=world.engagement,
+        upload=SimpleUploadedFile("r.csv", b"ID,State,Zip\n1,CA,90012\n"),
+        user=None,
+    )
+    services.batch_run(batch=batch)
+    case = QACase.objects.create(
+        engagement=world.engagement, category="standard", name="c", expect_owner="Bob"
+    )
+    run = QARun.objects.create(engagement=world.engagement, total=1, passed=1)
+    audit = services.audit_create(
+        engagement=world.engagement,
+        upload=SimpleUploadedFile(
+            "crm.csv", b"ID,State,Zip,Account Owner,Created Date\n1,CA,90012,Bob,2030-01-02\n"
+        ),
+        user=None,
+        rollout_date=dt.date(2030, 1, 1),
+    )
+    token, _ = token_create(engagement=world.engagement, name="t", actor=None)
+    return {
+        "territory_pk": small.la.pk,
+        "override_pk": override.pk,
+        "batch_pk": batch.pk,
+        "case_pk": case.pk,
+        "run_pk": run.pk,
+        "audit_pk": audit.pk,
+        "token_pk": token.pk,
     }
 
 

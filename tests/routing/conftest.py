@@ -112,3 +112,6 @@ def make_small_object(engagement):
 @pytest.fixture
 def small(world):
     return SimpleNamespace(**world.__dict__, object=make_small_object(world.engagement))
+
+
+from tests.territories.conftest import run_jobs  # noqa: E402, F401  (the in-process job runner)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from engagements.models import ActivityEvent
 from routing import engine, services
-from routing.models import NamedAccountOverride, TerritoryAccount, TerritoryChange
+from routing.models import NamedAccountOverride, TerritoryChange
 from territories import geo
 from territories.services import approved_map
 from tests.factories import make_approved_run
