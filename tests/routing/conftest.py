@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
 
 from routing import services
-from tests.factories import make_approved_run, make_universe
+from territories import design
+from tests.factories import make_approved_run, make_hierarchy, make_universe
 
 
 @pytest.fixture
@@ -15,6 +17,19 @@ def routed(world):
     """``world`` plus a valued universe of 600 accounts, an approved balancing run and the
     territory object generated from it."""
     make_universe(world.engagement, n=600)
+    hierarchy = make_hierarchy(world.engagement)
+    # The roster's starting hierarchy with California split by county and New York by ZIP
+    # prefix in the unit pods (high-density states, seed 000).
+    spec = design.hierarchy_spec(engagement=world.engagement, hierarchy=hierarchy)
+    split = {"CA": "county", "NY": "zip3"}
+    spec = dataclasses.replace(
+        spec,
+        pods=tuple(
+            dataclasses.replace(p, granularity_by_state=split) if p.atom == "unit" else p
+            for p in spec.pods
+        ),
+    )
+    make_hierarchy(world.engagement, spec, named_accounts=list(hierarchy.named_accounts))
     run = make_approved_run(world.engagement, user=world.architect)
     result = services.territory_object_generate(engagement=world.engagement, actor=world.engineer)
     return SimpleNamespace(**world.__dict__, run=run, generated=result)
