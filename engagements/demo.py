@@ -142,6 +142,19 @@ def demo_seed(
             f"{engagement}: ICP matrix and valuation "
             f"{'signed' if engagement == northwind else 'published for sign-off'}."
         )
+    from routing.demo import demo_routing
+
+    token = demo_routing(
+        engagement=northwind,
+        engineer=users["engineer"],
+        architect=users["architect"],
+        ops=users["ops"],
+        seed=seed,
+    )
+    say(
+        f"{northwind}: territory object generated, QA suite passing and published, accuracy "
+        f"audit done. Routing API token (shown once): {token}"
+    )
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),
