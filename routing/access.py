@@ -87,8 +87,9 @@ def bearer_token(request: HttpRequest) -> str | None:
 
 
 def token_for_request(request: HttpRequest) -> RoutingToken | None:
-    """The active token the request presents, with its engagement and routing settings loaded
-    (one query), or None for a missing, malformed, unknown or revoked token."""
+    """The active token the request presents, with its engagement and the engagement's routing
+    settings joined in (one query: the API's hot path), or None for a missing, malformed,
+    unknown or revoked token."""
     plaintext = bearer_token(request)
     if plaintext is None:
         return None
@@ -96,7 +97,7 @@ def token_for_request(request: HttpRequest) -> RoutingToken | None:
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1]:
         return None
     token = (
-        RoutingToken.objects.select_related("engagement__organization")
+        RoutingToken.objects.select_related("engagement__routing_settings")
         .filter(prefix=parts[1])
         .first()
     )
@@ -120,6 +121,11 @@ def engagement_for_token(request: HttpRequest) -> tuple[Engagement, RoutingToken
 
 
 def settings_for(engagement: Engagement) -> RoutingSettings:
-    from routing.services import routing_settings_get
+    """The routing settings joined by ``token_for_request`` (created if the engagement has
+    none yet)."""
+    try:
+        return engagement.routing_settings
+    except RoutingSettings.DoesNotExist:
+        from routing.services import routing_settings_get
 
-    return routing_settings_get(engagement=engagement)
+        return routing_settings_get(engagement=engagement)

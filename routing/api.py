@@ -19,7 +19,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from routing import engine, services
-from routing.access import token_for_request
+from routing.access import settings_for, token_for_request
 
 MAX_TEXT = 300
 TEXT_FIELDS = ("name", "domain", "industry", "country", "state", "city")
@@ -144,7 +144,7 @@ def route(request: HttpRequest) -> JsonResponse:
         )
 
     engagement = token.engagement
-    row = services.routing_settings_get(engagement=engagement)
+    row = settings_for(engagement)
     config = services.routing_config(engagement=engagement, settings_row=row)
     if "records" in payload:
         records = payload["records"]
