@@ -424,3 +424,36 @@ def test_bulk_and_single_paths_agree_on_random_and_garbage_records(rows, ca_gran
         single = route_record(record, config)
         assert engine.decision_from_row(bulk.iloc[i].to_dict()) == single.outcome(), record
         assert single.owner  # every record gets an owner: a rep or a queue
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+            st.one_of(st.none(), st.integers(0, 10**6)),
+            st.sampled_from(STATES),
+            st.sampled_from(ZIPS),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_typed_columns_route_as_the_single_path_reads_their_values(rows):
+    frame = pd.DataFrame(
+        {
+            "annual_revenue": pd.array([r[0] for r in rows], dtype="Float64"),
+            "employees": pd.array([r[1] for r in rows], dtype="Int64"),
+            "state": pd.array([r[2] for r in rows], dtype="string"),
+            "postal_code": [r[3] for r in rows],
+        }
+    )
+    for basis in ("annual_revenue", "employees"):
+        config = sample_config(segment_basis=basis)
+        bulk = route_frame(frame, config)
+        for i in range(len(frame)):
+            record = frame.iloc[i].to_dict()
+            assert (
+                engine.decision_from_row(bulk.iloc[i].to_dict())
+                == route_record(record, config).outcome()
+            )
