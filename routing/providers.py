@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from engagements.access import engagements_for
 from engagements.dashboard import Download
 from engagements.models import Engagement, User
+from routing.models import TerritoryRecord
 
 
 def routing_downloads(engagement: Engagement, user: User) -> list[Download]:
-    """The territory object's Salesforce files, once it exists (one query)."""
-    if not engagement.territory_records.exists():
+    """The territory object's Salesforce files, once it exists.
+
+    The portal asks once per engagement; the first call finds, in one query, every engagement of
+    the user's that has a territory object and keeps the answer on the request's user, so the
+    page's query count does not grow with the number of engagements.
+    """
+    having = getattr(user, "_routing_engagements_with_object", None)
+    if having is None:
+        having = set(
+            TerritoryRecord.objects.filter(engagement__in=engagements_for(user).values("pk"))
+            .values_list("engagement_id", flat=True)
+            .distinct()
+        )
+        user._routing_engagements_with_object = having
+    if engagement.pk not in having:
         return []
     return [
         Download(
