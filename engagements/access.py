@@ -12,6 +12,10 @@ A user's reach is decided here and nowhere else:
 
 Objects inside an engagement are then looked up *through* the engagement
 (``get_object_or_404(engagement.jobs, pk=...)``), so an id from another engagement answers 404.
+
+The one request path without a session user is the routing API (``POST /api/v1/route``): it is
+authenticated by a per-engagement bearer token in ``routing/access.py``
+(``engagement_for_token``), and the token's engagement scopes everything that request touches.
 """
 
 from __future__ import annotations
