@@ -154,11 +154,6 @@ def main() -> None:
         f"{sum(len(t.accounts) for t in config.territories):,} listed accounts, "
         f"{len(config.overrides)} named accounts, split states {SPLIT}"
     )
-    start = time.perf_counter()
-    geo.postal_to_state("10001")
-    print(
-        f"ZIP table load (once per process, warmed at start-up): {time.perf_counter() - start:.2f} s"
-    )
 
     for label, data in (
         ("object revenue column (text and numbers mixed)", frame),
