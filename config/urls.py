@@ -16,6 +16,7 @@ urlpatterns = [
     path("auth/", include("django.contrib.auth.urls")),
     path("engagements/", include("engagements.urls")),
     path("engagements/<int:engagement_pk>/accounts/", include("territories.urls")),
+    path("engagements/<int:engagement_pk>/territories/", include("territories.design_urls")),
 ]
 
 handler403 = "config.views.permission_denied"
