@@ -17,6 +17,7 @@ urlpatterns = [
     path("auth/", include("django.contrib.auth.urls")),
     path("engagements/", include("engagements.urls")),
     path("engagements/<int:engagement_pk>/accounts/", include("territories.urls")),
+    path("engagements/<int:engagement_pk>/territories/", include("territories.design_urls")),
     path("engagements/<int:engagement_pk>/routing/", include("routing.urls")),
     # Token-authenticated, not session: see routing/access.py.
     path("api/v1/route", routing_api.route, name="api_route"),

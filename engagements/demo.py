@@ -111,7 +111,7 @@ def demo_seed(
     *, accounts: int, seed: int, password: str, say: Callable[[str], None] = print
 ) -> DemoResult:
     from engagements.demo_lifecycle import demo_lifecycle
-    from territories.demo import demo_agreements, demo_universe
+    from territories.demo import demo_agreements, demo_design, demo_universe
 
     users, engagements = demo_core(password=password)
     northwind, bluepeak = engagements
@@ -142,19 +142,48 @@ def demo_seed(
             f"{engagement}: ICP matrix and valuation "
             f"{'signed' if engagement == northwind else 'published for sign-off'}."
         )
+    # Territory design. Northwind's design gate is still closed (a definition awaits sign-off):
+    # its hierarchy splits California by county and waits for the hierarchy review. Bluepeak
+    # balanced before Engineering: its signed map splits California and Texas by ZIP area and
+    # every other state by county (whole states were too coarse to balance 11 territories).
+    designs = (
+        (northwind, {"CA": "county"}, None, False),
+        (bluepeak, {"CA": "zip3", "TX": "zip3"}, "county", True),
+    )
+    for engagement, split, elsewhere, balance in designs:
+        runs = demo_design(
+            engagement=engagement,
+            architect=users["architect"],
+            approver=approvers[engagement],
+            split=split,
+            elsewhere=elsewhere,
+            balance=balance,
+        )
+        say(
+            f"{engagement}: hierarchy with {', '.join(split)} split"
+            + (
+                f"; {len(runs)} balancing runs, {runs[-1].title} approved and signed, growth plan."
+                if runs
+                else ", published for sign-off."
+            )
+        )
+    # Routing for the engagement whose territory map is approved: the territory object, a
+    # passing QA suite published for the engineering sign-off, an accuracy audit, an API token.
     from routing.demo import demo_routing
 
-    token = demo_routing(
-        engagement=northwind,
-        engineer=users["engineer"],
-        architect=users["architect"],
-        ops=users["ops"],
-        seed=seed,
-    )
-    say(
-        f"{northwind}: territory object generated, QA suite passing and published, accuracy "
-        f"audit done. Routing API token (shown once): {token}"
-    )
+    for engagement in engagements:
+        token = demo_routing(
+            engagement=engagement,
+            engineer=users["engineer"],
+            architect=users["architect"],
+            ops=users["ops"],
+            seed=seed,
+        )
+        if token:
+            say(
+                f"{engagement}: territory object generated, QA suite passing and published, "
+                f"accuracy audit done. Routing API token (shown once): {token}"
+            )
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),

@@ -1,4 +1,5 @@
-"""The routing part of ``manage.py demo``: the territory object generated from the approved run,
+"""The routing part of ``manage.py demo``: for an engagement whose territory map is approved (the
+territories demo approves Bluepeak's), the territory object generated from the approved run,
 fallbacks, a team filled in, a rep change, a passing QA suite published for the engineering
 sign-off, an accuracy audit of a CRM export, and an API token.
 
@@ -8,7 +9,6 @@ again from the approved run (the same run, accounts and seed give the same recor
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -22,49 +22,10 @@ from routing import access, engine, services
 from routing.models import RoutingSettings
 from territories.services import accounts_frame, approved_map
 
-SPLIT_STATES = {"CA": "county", "NY": "zip3"}  # the high-density states of seed 000
 SDRS = ("Priya Nair", "Marcus Bell", "Lena Fischer")
 SES = ("Omar Haddad", "Grace Liu")
 CSMS = ("Noah Kim", "Elena Rossi")
 NEW_HIRE = "Jordan Blake"
-
-
-def _ensure_approved_run(*, engagement: Engagement, actor: User) -> bool:
-    """Approve a balancing run of the roster's hierarchy (California by county, New York by ZIP
-    prefix) when the territories demo has not approved one. Returns True when it did."""
-    if approved_map(engagement=engagement) is not None:
-        return False
-    from django.db.models import Max
-
-    from territories import design
-    from territories.models import BalancingRun
-
-    hierarchy = design.hierarchy_get(engagement=engagement)
-    if hierarchy.pk is None:
-        hierarchy = design.hierarchy_seats_from_roster(engagement=engagement, actor=actor)
-    spec = design.hierarchy_spec(engagement=engagement, hierarchy=hierarchy)
-    spec = dataclasses.replace(
-        spec,
-        pods=tuple(
-            dataclasses.replace(p, granularity_by_state=SPLIT_STATES) if p.atom == "unit" else p
-            for p in spec.pods
-        ),
-    )
-    hierarchy = design.hierarchy_save(
-        engagement=engagement, spec=spec, named_accounts=list(hierarchy.named_accounts), actor=actor
-    )
-    number = (engagement.balancing_runs.aggregate(m=Max("number"))["m"] or 0) + 1
-    run = BalancingRun.objects.create(
-        engagement=engagement,
-        number=number,
-        params=design.RunParams().as_dict(),
-        hierarchy=spec.to_json(),
-        named_accounts=list(hierarchy.named_accounts),
-        created_by=actor,
-    )
-    run = design.balancing_run_execute(run=run)
-    design.run_approve(run=run, actor=actor)
-    return True
 
 
 def _reset(engagement: Engagement) -> None:
@@ -111,9 +72,11 @@ def _crm_export(
 def demo_routing(
     *, engagement: Engagement, engineer: User, architect: User, ops: User, seed: int
 ) -> str:
-    """The routing demo of one engagement; returns the API token it created (plaintext)."""
+    """The routing demo of one engagement; returns the API token it created (plaintext), or ""
+    when the engagement has no approved territory map yet (nothing to route)."""
     _reset(engagement)
-    _ensure_approved_run(engagement=engagement, actor=architect)
+    if approved_map(engagement=engagement) is None:
+        return ""
     services.territory_object_generate(engagement=engagement, actor=engineer)
     today = timezone.localdate()
     services.routing_settings_update(

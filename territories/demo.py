@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from engagements.models import Engagement, User
-from territories import segments, services, tiers, valuation
+from territories import geo, segments, services, tiers, valuation
 from territories.models import Account, AccountImport, PlannedHire, Rep, SalesRole, TierRule
 from territories.synthetic import OWNERS_BY_REGION, STRATEGIC_OWNER, generate_accounts
 
@@ -311,3 +312,159 @@ def demo_agreements(
                 comment="",
                 evidence=SignoffEvidence("127.0.0.1", "demo seed", "demo seed"),
             )
+
+
+def demo_design(
+    *,
+    engagement: Engagement,
+    architect: User,
+    approver: User,
+    split: dict[str, str],
+    elsewhere: str | None = None,
+    balance: bool,
+) -> list:
+    """Territory design for the demo.
+
+    Always: the hierarchy (named accounts, size segment, state) with seats from the roster.
+    Without ``balance`` (an engagement whose design gate is still closed): the states in
+    ``split`` cut below state level in every geographic pod — the split proposal accepted —
+    (and every other state by ``elsewhere`` when given), and the hierarchy published for the
+    customer's sign-off. With ``balance``: a first run at state level shown in the first
+    balancing review, the split, a second run (from scratch) shown in the second review,
+    approved as the territory map; the hierarchy and the map signed by the
+    customer approver; the growth plan of the planned hires.
+
+    Idempotent: the engagement's hierarchy and runs are rebuilt each time (same inputs and seed
+    give the same assignment, so the published texts match and their signatures stand).
+    Returns the runs.
+    """
+    from engagements.services import SignoffClosed, SignoffEvidence, signoff_decide
+    from territories import design
+    from territories.models import BalancingRun, Hierarchy
+
+    if not Account.objects.filter(engagement=engagement).exists():
+        return []
+    BalancingRun.objects.filter(engagement=engagement).delete()
+    Hierarchy.objects.filter(engagement=engagement).delete()
+    design.hierarchy_seats_from_roster(engagement=engagement, actor=architect)
+    spec = design.hierarchy_spec(engagement=engagement)
+    design.hierarchy_save(
+        engagement=engagement,
+        spec=replace(spec, cuts=("named_accounts", "segment", "state")),
+        actor=architect,
+        summary="Hierarchy v1",
+    )
+    design.plan_assumptions_sync(engagement=engagement, actor=architect)
+    runs = []
+    if balance:
+        review = _meeting(
+            engagement,
+            kind="balancing_review",
+            name="Balancing Review 1",
+            days_ago=3,
+            actor=architect,
+        )
+        runs.append(_demo_run(engagement, architect, name="state level"))
+        design.run_link_meeting(run=runs[0], meeting=review, shown=True, actor=architect)
+    # California (and the like) are too big for one territory: accept the split proposal.
+    for pod in design.hierarchy_spec(engagement=engagement).pods:
+        if pod.atom != "unit":
+            continue
+        for state, granularity in split.items():
+            design.split_accept(
+                engagement=engagement,
+                pod_key=pod.key,
+                state=state,
+                granularity=granularity,
+                actor=architect,
+            )
+    if elsewhere:
+        # Every other state of the geographic pods by ``elsewhere`` (one save).
+        spec = design.hierarchy_spec(engagement=engagement)
+        pods = tuple(
+            replace(
+                pod,
+                granularity_by_state={
+                    state: pod.granularity_by_state.get(state, elsewhere) for state in geo.STATES
+                },
+            )
+            if pod.atom == "unit"
+            else pod
+            for pod in spec.pods
+        )
+        design.hierarchy_save(
+            engagement=engagement,
+            spec=replace(spec, pods=pods),
+            actor=architect,
+            summary=f"Every other state split by {elsewhere}",
+        )
+    versions = [design.hierarchy_publish(engagement=engagement, actor=architect)]
+    if not balance:
+        return runs
+    name = ", ".join(f"{state} by {granularity}" for state, granularity in split.items())
+    if elsewhere:
+        name += f", other states by {elsewhere}"
+    runs.append(_demo_run(engagement, architect, name=name, continuity=False))
+    design.run_link_meeting(
+        run=runs[1], meeting=_second_review(engagement, architect), shown=True, actor=architect
+    )
+    versions.append(design.run_approve(run=runs[1], actor=architect))
+    design.growth_plan_compute(run=runs[1])
+    for version in versions:
+        with contextlib.suppress(SignoffClosed):  # signed on an earlier run of the demo
+            signoff_decide(
+                version=version,
+                decision="approved",
+                signer=approver,
+                signer_name=approver.get_full_name() or approver.username,
+                comment="",
+                evidence=SignoffEvidence("127.0.0.1", "demo seed", "demo seed"),
+            )
+    return runs
+
+
+def _second_review(engagement: Engagement, architect: User):
+    """The second balancing review (the first is reused by kind)."""
+    from django.utils import timezone
+
+    from engagements.models import Meeting
+
+    reviews = list(
+        Meeting.objects.filter(engagement=engagement, kind="balancing_review").order_by(
+            "scheduled_at", "pk"
+        )
+    )
+    if len(reviews) >= 2:
+        return reviews[1]
+    return Meeting.objects.create(
+        engagement=engagement,
+        kind="balancing_review",
+        kind_name="Balancing Review",
+        title="Balancing Review 2",
+        subphase="1c",
+        scheduled_at=timezone.now() - dt.timedelta(days=1),
+        status=Meeting.Status.HELD,
+        created_by=architect,
+    )
+
+
+def _demo_run(engagement: Engagement, architect: User, *, name: str, continuity: bool = True):
+    """A run executed in-process (the demo needs no worker)."""
+    from django.db.models import Max
+
+    from territories import design
+    from territories.models import BalancingRun
+
+    hierarchy = design.hierarchy_get(engagement=engagement)
+    spec = design.hierarchy_spec(engagement=engagement, hierarchy=hierarchy)
+    number = (engagement.balancing_runs.aggregate(m=Max("number"))["m"] or 0) + 1
+    run = BalancingRun.objects.create(
+        engagement=engagement,
+        number=number,
+        name=name,
+        params=design.RunParams(seed=7, continuity=continuity).as_dict(),
+        hierarchy=spec.to_json(),
+        named_accounts=list(hierarchy.named_accounts),
+        created_by=architect,
+    )
+    return design.balancing_run_execute(run=run)

@@ -1634,18 +1634,22 @@ def growth_plan_compute(*, run: BalancingRun, progress: Progress = _no_progress)
         pod = pods[pod_key]
         progress(100 * number / max(len(placed), 1), f"Cutting {pod.label}")
         arrays = runs.PodArrays.unpack(pod.data)
+        # Units without accounts carry nothing: they stay where they are (growth cuts are not
+        # contiguous), and leaving them out keeps the engine's search to the atoms that count.
+        live = np.flatnonzero(arrays.measures[:, 0] > 0)
+        locked = arrays.locked[live]
         problem = Problem(
-            arrays.measures,
+            arrays.measures[live],
             runs.MEASURES,
             territories=pod.seats,
-            owner=arrays.assignment,
-            locked=arrays.locked if arrays.locked.any() else None,
+            owner=arrays.assignment[live],
+            locked=locked if locked.any() else None,
             segment_names=(pod.label,),
         )
         try:
             result = growth_cut(
                 problem,
-                arrays.assignment,
+                arrays.assignment[live],
                 add=len(pod_hires),
                 tolerance=params.tolerance,
                 seed=params.seed,
@@ -1655,13 +1659,22 @@ def growth_plan_compute(*, run: BalancingRun, progress: Progress = _no_progress)
             for hire in pod_hires:
                 unplaced.append({"hire": hire.title, "reason": f"{pod.label}: {exc}"})
             continue
-        stepped = {int(i) for s in result.steps for i in s.atoms}
-        moved = np.flatnonzero(result.assignment != arrays.assignment)
+        final = arrays.assignment.copy()
+        final[live] = result.assignment
+        cut_steps = [
+            planning.CutStep(
+                s.new_territory, live[s.atoms], s.max_dev_pct, s.spread_pct, s.within_tolerance
+            )
+            for s in result.steps
+        ]
+        stepped = {int(i) for s in cut_steps for i in s.atoms}
+        moved = np.flatnonzero(final != arrays.assignment)
         repair = [int(i) for i in moved if int(i) not in stepped]
         if repair:
             notes.append(
-                f"{pod.label} is outside its ±{100 * params.tolerance:g} % band: the plan first moves "
-                f"{len(repair):,} atoms between its existing territories."
+                f"{pod.label}: besides the moves into the new territories, the cuts move "
+                f"{len(repair):,} atom{'s' if len(repair) != 1 else ''} between existing territories "
+                f"to keep every territory within ±{100 * params.tolerance:g} %."
             )
         wanted = sorted(stepped)
         labels, ids = {}, {}
@@ -1670,16 +1683,17 @@ def growth_plan_compute(*, run: BalancingRun, progress: Progress = _no_progress)
         ):
             labels[index], ids[index] = label, atom
         territories = list(RunTerritory.objects.filter(pod=pod).order_by("index"))
-        holders = [t.rep or f"{t.label} (vacant)" for t in territories]
+        # New territories come after the pod's seats, in hire order; a later cut can take
+        # from an earlier new territory.
+        holders = [t.rep or f"{t.label} (vacant)" for t in territories] + [
+            h.title for h in pod_hires
+        ]
+        new_labels = [f"{pod.label} {pod.seats + j + 1}" for j in range(len(pod_hires))]
+        labels_of = [t.label for t in territories] + new_labels
         described = planning.describe_cuts(
             measures=arrays.measures,
             start=arrays.assignment,
-            steps=[
-                planning.CutStep(
-                    s.new_territory, s.atoms, s.max_dev_pct, s.spread_pct, s.within_tolerance
-                )
-                for s in result.steps
-            ],
+            steps=cut_steps,
             holders=holders,
             new_names=[h.title for h in pod_hires],
             atom_labels=labels,
@@ -1693,12 +1707,12 @@ def growth_plan_compute(*, run: BalancingRun, progress: Progress = _no_progress)
                     "start_date": hire.start_date.isoformat(),
                     "pod": pod.key,
                     "pod_label": pod.label,
-                    "territory_label": f"{pod.label} {pod.seats + j + 1}",
+                    "territory_label": new_labels[j],
                     "pod_step": j + 1,
                 }
             )
             for donor in step["donors"]:
-                donor["label"] = territories[donor["territory"]].label
+                donor["label"] = labels_of[donor["territory"]]
             steps_of[hire.pk] = step
     steps = [steps_of[h.pk] for h in hires if h.pk in steps_of]
     for number, step in enumerate(steps, start=1):
@@ -2059,3 +2073,45 @@ def balance_variance_cells(engagement_ids: list[int]):
             f"±{dev:.1f} % of the pod means, spread {spread or 0:.1f} %",
         )
     return cells
+
+
+def hierarchy_diagram(*, engagement: Engagement, overview: Mapping[str, Any] | None = None) -> str:
+    """The hierarchy pyramid (SVG) with accounts and value per pod, for the page and the
+    Territory Hierarchy Document."""
+    from territories.diagrams import hierarchy_diagram_svg
+
+    hierarchy = hierarchy_get(engagement=engagement)
+    spec = hierarchy_spec(engagement=engagement, hierarchy=hierarchy)
+    if overview is None:
+        overview = hierarchy_overview(
+            engagement=engagement,
+            spec=spec,
+            named=hierarchy.named_accounts,
+            share=hierarchy.split_share,
+        )
+    stats = {p.pod.key: (p.accounts, p.value) for p in overview["pods"]}
+    return hierarchy_diagram_svg(spec, pod_stats=stats, named=overview["named"])
+
+
+def map_downloads(engagement: Engagement, user: User) -> list:
+    """The customer portal's download list: the approved territory map, once there is one.
+    One query."""
+    from django.urls import reverse
+
+    from engagements.dashboard import Download
+
+    run = (
+        BalancingRun.objects.filter(engagement=engagement, approved_at__isnull=False)
+        .values_list("number", "approved_at")
+        .first()
+    )
+    if run is None:
+        return []
+    number, approved_at = run
+    return [
+        Download(
+            title="Balanced territory map",
+            url=reverse("design:approved_map", args=[engagement.pk]),
+            description=f"Run {number}, approved {approved_at:%d %b %Y}",
+        )
+    ]

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -315,6 +316,22 @@ def _coords(units: Sequence[str]) -> np.ndarray:
     return np.column_stack([x, y])
 
 
+def pod_states(pod: PodSpec) -> list[str]:
+    """The states a unit pod's criteria reach (its states, within its regions; all when any)."""
+    states = [s for s in geo.STATES if not pod.states or "" in pod.states or s in pod.states]
+    if pod.regions and "" not in pod.regions:
+        states = [s for s in states if geo.STATE_REGION[s] in pod.regions]
+    return states
+
+
+def pod_units(pod: PodSpec) -> list[str]:
+    """Every geographic unit of a unit pod's geography at its granularity."""
+    units: list[str] = []
+    for state in pod_states(pod):
+        units.extend(geo.state_units(state, pod.granularity(state)))
+    return units
+
+
 def _unit_atoms(pod: PodSpec, sub: pd.DataFrame, extras: np.ndarray, owners: np.ndarray):
     units = geo.unit_ids(
         sub["state"].to_numpy(dtype=object),
@@ -322,7 +339,11 @@ def _unit_atoms(pod: PodSpec, sub: pd.DataFrame, extras: np.ndarray, owners: np.
         sub["city"].to_numpy(dtype=object),
         granularity_by_state=pod.granularity_by_state,
     ).to_numpy(dtype=object)
-    codes, uniques = pd.factorize(pd.Series(units, dtype=object), sort=True)
+    # The pod covers its whole geography, not only the units that hold accounts today: an
+    # account created tomorrow in an empty county must route to a territory too.
+    every = sorted(set(units.tolist()) | set(pod_units(pod)))
+    codes = pd.Categorical(units, categories=every).codes.astype(np.int64)
+    uniques = every
     m = len(uniques)
     value = sub["_value"].to_numpy(dtype=np.float64)
     count = np.bincount(codes, minlength=m).astype(np.int64)
@@ -387,20 +408,100 @@ def balance_pod(
 ) -> PodResult:
     """Run the engine on one pod.
 
-    Continuity (fewest moves from the current owners) when asked and some atom has an owner in
-    the pod, greenfield otherwise; unit pods are balanced with their adjacency (contiguous
-    territories when asked). Named accounts are locked atoms; in a contiguous unit pod they
-    would anchor their territory to a lone account (the engine keeps the piece holding locked
-    atoms), so such a pod is first balanced on its units alone, then finished by a continuity
-    pass from that answer with the named accounts in place. The figures are always measured
-    against the current CRM owners.
+    The seeds' objectives come in order: balance within the tolerance first, continuity last
+    (and contiguity is a wish, not one of them). So the pod is tried as asked — continuity
+    (fewest moves from the current owners) when asked and some atom has an owner in the pod,
+    contiguous units when asked — then, while the result is outside the band, from scratch,
+    then without contiguity; the first result inside the band is kept, else the best balanced
+    (the notes say what was tried). ``time_limit`` is the pod's budget for all the tries
+    together (seconds; the engine's default when None). Unit pods are balanced with their adjacency; the
+    concentration cap goes to the engine
+    for account pods only — in a unit pod the seeds' concentration risk is an account, not a
+    county, and is flagged from the accounts (``territory_figures``).
+
+    Named accounts are locked atoms; in a contiguous unit pod they would anchor their territory
+    to a lone account (the engine keeps the piece holding locked atoms), so such a pod is first
+    balanced on its units alone, then finished by a continuity pass with the named accounts in
+    place. The figures are always measured against the current CRM owners.
     """
     report = progress or (lambda f, m: None)
-    mode = "continuity" if continuity and bool((atoms.owner >= 0).any()) else "greenfield"
+    wants_continuity = continuity and bool((atoms.owner >= 0).any())
+    geo_pod = atoms.pod.atom == "unit"
+    attempts = [("continuity", contiguous)] if wants_continuity else []
+    attempts.append(("greenfield", contiguous))
+    if contiguous and geo_pod:
+        attempts += [(m, False) for m, _ in list(attempts)]
+    tried: list[tuple[str, bool, PodResult]] = []
+    # One budget for the pod: each try gets what the earlier ones left.
+    deadline = time.monotonic() + (120.0 if time_limit is None else float(time_limit))
+    for number, (mode, contig) in enumerate(attempts):
+        left = deadline - time.monotonic()
+        if tried and left < 1.0:
+            break
+        share = 1 / len(attempts)
+        result = _balance_pod_mode(
+            atoms,
+            mode=mode,
+            tolerance=tolerance,
+            max_share=max_share,
+            seed=seed,
+            contiguous=contig,
+            time_limit=max(left, 1.0),
+            report=lambda f, m, n=number, s=share: report((n + f) * s, m),
+        )
+        tried.append((mode, contig, result))
+        if result.metrics.within_tolerance:
+            break
+
+    def worst(result: PodResult) -> float:
+        return max(m.max_dev_pct for m in result.metrics.measures)
+
+    chosen = next((t for t in tried if t[2].metrics.within_tolerance), None)
+    chosen = chosen or min(tried, key=lambda t: worst(t[2]))
+    mode, contig, result = chosen
+    notes = list(result.notes)
+    for other_mode, other_contig, other in tried:
+        if other is result:
+            break
+        what = (
+            "continuity from the current owners"
+            if other_mode == "continuity"
+            else "a run from scratch"
+        ) + (" with contiguous territories" if other_contig else "")
+        notes.append(f"{what} ended outside the band (±{worst(other):.1f} %)")
+    if contiguous and geo_pod and not contig:
+        notes.append(
+            "territories are not all in one piece: contiguity and the band could not both be met"
+        )
+    if mode == "greenfield" and wants_continuity:
+        notes.append(
+            "the territories were redrawn from scratch "
+            + (
+                "to reach the band"
+                if result.metrics.within_tolerance
+                else "(the best balanced try)"
+            )
+        )
+    return replace(
+        result, notes=tuple(dict.fromkeys(notes)), seconds=sum(t[2].seconds for t in tried)
+    )
+
+
+def _balance_pod_mode(
+    atoms: PodAtoms,
+    *,
+    mode: str,
+    tolerance: float,
+    max_share: float | None,
+    seed: int,
+    contiguous: bool,
+    time_limit: float | None,
+    report,
+) -> PodResult:
     geo_pod = atoms.pod.atom == "unit"
     common = {
         "tolerance": tolerance,
-        "max_share": max_share,
+        "max_share": None if geo_pod else max_share,
         "seed": seed,
         "time_limit": time_limit,
     }
@@ -461,8 +562,6 @@ def balance_pod(
 
 
 def replace_edges(problem: Problem, edges: np.ndarray | None) -> Problem:
-    from dataclasses import replace
-
     return replace(problem, edges=edges)
 
 

@@ -25,6 +25,7 @@ PURE = [
     "territories/hierarchy.py",
     "territories/runs.py",
     "territories/planning.py",
+    "territories/diagrams.py",
     "routing/engine.py",
     "routing/qa.py",
     "routing/tables.py",

@@ -67,3 +67,20 @@ def multiply(value, factor):
         return float(value) * float(factor)
     except (TypeError, ValueError):
         return None
+
+
+@register.filter
+def pct(value, digits: int = 0) -> str:
+    """A fraction as a percentage: 0.5 -> "50 %"; an em dash for nothing."""
+    figure = _finite(value)
+    return "—" if figure is None else f"{100 * figure:,.{int(digits)}f} %"
+
+
+@register.filter
+def signed(value, digits: int = 1) -> str:
+    """+3.2 / −4.0 (percent figures that are already in percent)."""
+    figure = _finite(value)
+    if figure is None:
+        return "—"
+    text = f"{abs(figure):,.{int(digits)}f}"
+    return f"+{text}" if figure > 0 else f"−{text}" if figure < 0 else text

@@ -25,16 +25,16 @@ def _snapshot(engagement):
 def test_the_demo_shows_territory_records_a_passing_suite_and_an_audit():
     out = StringIO()
     call_command("demo", accounts=400, seed=5, password="demo-pass-x", stdout=out)
-    northwind = Engagement.objects.get(organization__name="Northwind Analytics")
-    assert northwind.territory_records.count() > 5
-    assert (
-        northwind.territory_records.exclude(sdr="").count() == northwind.territory_records.count()
-    )
-    assert services.routing_settings_get(engagement=northwind).granularity_by_state == {
-        "CA": "county",
-        "NY": "zip3",
-    }
-    run = QARun.objects.get(engagement=northwind)
+    # The territories demo approves Bluepeak's map; Northwind has not balanced yet.
+    bluepeak = Engagement.objects.get(organization__name="Bluepeak Logistics")
+    assert not Engagement.objects.get(
+        organization__name="Northwind Analytics"
+    ).territory_records.exists()
+    assert bluepeak.territory_records.count() > 5
+    assert bluepeak.territory_records.exclude(sdr="").count() == bluepeak.territory_records.count()
+    granularity = services.routing_settings_get(engagement=bluepeak).granularity_by_state
+    assert granularity["CA"] == "zip3" and granularity["TX"] == "zip3"
+    run = QARun.objects.get(engagement=bluepeak)
     assert run.all_passed and run.total >= 20
     assert {r["category"] for r in run.results} == {
         "standard",
@@ -44,15 +44,15 @@ def test_the_demo_shows_territory_records_a_passing_suite_and_an_audit():
         "missing",
         "team_update",
     }
-    assert SignoffVersion.objects.filter(engagement=northwind, subject="engineering_qa").exists()
-    audit = RoutingAudit.objects.get(engagement=northwind)
+    assert SignoffVersion.objects.filter(engagement=bluepeak, subject="engineering_qa").exists()
+    audit = RoutingAudit.objects.get(engagement=bluepeak)
     assert audit.compared == 80 and 85 <= audit.accuracy < 100 and audit.mismatches
-    assert services.routing_accuracy_latest(engagement=northwind) == audit.accuracy
-    token = RoutingToken.objects.get(engagement=northwind)
+    assert services.routing_accuracy_latest(engagement=bluepeak) == audit.accuracy
+    token = RoutingToken.objects.get(engagement=bluepeak)
     assert f"rt_{token.prefix}_" in out.getvalue()
 
-    before = _snapshot(northwind)
+    before = _snapshot(bluepeak)
     call_command("demo", accounts=400, seed=5, password="demo-pass-x", stdout=StringIO())
-    assert _snapshot(northwind) == before
-    assert RoutingToken.objects.filter(engagement=northwind).count() == 1
-    assert QARun.objects.filter(engagement=northwind).count() == 1
+    assert _snapshot(bluepeak) == before
+    assert RoutingToken.objects.filter(engagement=bluepeak).count() == 1
+    assert QARun.objects.filter(engagement=bluepeak).count() == 1
