@@ -184,7 +184,8 @@ def standard_record(
             return None
         record[config.segment_basis] = _size_in(config, segments[0])
     if unit is None:
-        unit = sorted(rule.units)[0] if rule.units else None
+        # The first unit with a standard ZIP code (a prefix like NY 005 has only special ones).
+        unit = next((u for u in sorted(rule.units) if _location(config, u)), None)
     if unit is None and rule.states:
         unit = _open_unit(config, rule, sorted(rule.states))
     if unit is None:
@@ -291,7 +292,11 @@ def generate(config: engine.RoutingConfig) -> list[CaseSpec]:
             continue
         holders = [r for r in rules if state in r.unit_states and r.key in standard]
         for rule in holders:
-            units = sorted(u for u in rule.units if u.startswith(f"{state}:"))
+            units = sorted(
+                u for u in rule.units if u.startswith(f"{state}:") and _location(config, u)
+            )
+            if not units:
+                continue
             unit = units[-1]
             record = standard_record(config, rule, unit=unit)
             if record is None:
@@ -308,18 +313,21 @@ def generate(config: engine.RoutingConfig) -> list[CaseSpec]:
                 )
             )
         if not holders:
-            units = geo.state_units(state, granularity)
-            if not units:
+            # No territory holds a unit here (no accounts there when the run was balanced): the
+            # case still checks that a ZIP code of the state lands in its sub-state unit.
+            unit = next(
+                (u for u in geo.state_units(state, granularity) if _location(config, u)), None
+            )
+            if unit is None:
                 continue
-            record = {"external_id": next_id("GEO"), "industry": "Other"}
-            record.update(_location(config, units[0]) or {})
+            record = {"external_id": next_id("GEO"), "industry": "Other", **_location(config, unit)}
             cases.append(
                 CaseSpec(
-                    f"geography:{state}:{units[0]}",
+                    f"geography:{state}:{unit}",
                     "geography",
-                    f"{geo.unit_label(units[0])} ({granularity} of split {state})",
+                    f"{geo.unit_label(unit)} ({granularity} of split {state})",
                     record,
-                    expect_unit=units[0],
+                    expect_unit=unit,
                 )
             )
 
