@@ -28,7 +28,7 @@ urlpatterns = [
     path("qa/cases/new/", views.qa_case_edit, name="qa_case_create"),
     path("qa/cases/<int:case_pk>/", views.qa_case_edit, name="qa_case_edit"),
     path("qa/cases/<int:case_pk>/delete/", views.qa_case_delete, name="qa_case_delete"),
-    path("qa/runs/<int:run_pk>/", views.qa_run_detail, name="qa_run_detail"),
+    path("qa/runs/<int:qa_run_pk>/", views.qa_run_detail, name="qa_run_detail"),
     # .../routing/audits/
     path("audits/", views.audit_list, name="audit_list"),
     path("audits/<int:audit_pk>/", views.audit_detail, name="audit_detail"),

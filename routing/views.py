@@ -457,8 +457,8 @@ def qa_case_delete(request: HttpRequest, engagement: Engagement, case_pk: int):
 
 
 @engagement_view(Capability.VIEW)
-def qa_run_detail(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
-    run = get_object_or_404(engagement.qa_runs, pk=run_pk)
+def qa_run_detail(request: HttpRequest, engagement: Engagement, qa_run_pk: int) -> HttpResponse:
+    run = get_object_or_404(engagement.qa_runs, pk=qa_run_pk)
     return render(
         request,
         "routing/qa_run.html",

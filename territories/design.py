@@ -450,7 +450,9 @@ def hierarchy_overview(
         PodPreview(p, int(pod_totals[p.key][0]), float(pod_totals[p.key][1])) for p in spec.pods
     ]
     try:
-        proposals = split_proposals(spec, unit_values, share=share)
+        proposals = split_proposals(
+            spec, unit_values, share=share, pod_values={k: v[1] for k, v in pod_totals.items()}
+        )
     except HierarchyError:
         proposals = []
     named_count = accounts.exclude(named_account_owner="").count() + len(explicit)
@@ -474,7 +476,7 @@ class RunParams:
     seed: int = 0
     continuity: bool = True
     contiguous: bool = True
-    time_limit: float = 60.0
+    time_limit: float = 30.0
     base_run: int | None = None
 
     def problems(self) -> list[str]:
@@ -2095,19 +2097,27 @@ def hierarchy_diagram(*, engagement: Engagement, overview: Mapping[str, Any] | N
 
 def map_downloads(engagement: Engagement, user: User) -> list:
     """The customer portal's download list: the approved territory map, once there is one.
-    One query."""
+
+    The portal asks once per engagement card; the approved runs of every engagement the user
+    sees are read in one query on the first call and kept on the request's user object, so
+    the page's query count does not grow with the number of engagements."""
     from django.urls import reverse
 
+    from engagements.access import engagements_for
     from engagements.dashboard import Download
 
-    run = (
-        BalancingRun.objects.filter(engagement=engagement, approved_at__isnull=False)
-        .values_list("number", "approved_at")
-        .first()
-    )
-    if run is None:
+    cache = getattr(user, "_approved_runs", None)
+    if cache is None:
+        cache = {
+            engagement_id: (number, approved_at)
+            for engagement_id, number, approved_at in BalancingRun.objects.filter(
+                engagement__in=engagements_for(user), approved_at__isnull=False
+            ).values_list("engagement_id", "number", "approved_at")
+        }
+        user._approved_runs = cache
+    if engagement.pk not in cache:
         return []
-    number, approved_at = run
+    number, approved_at = cache[engagement.pk]
     return [
         Download(
             title="Balanced territory map",

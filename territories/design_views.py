@@ -45,8 +45,8 @@ def _run(engagement: Engagement, run_pk: int) -> BalancingRun:
 # --- The hierarchy ---------------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
 @engagement_view(Capability.VIEW, post=Capability.EDIT)
+@require_http_methods(["GET", "POST"])
 def hierarchy(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     row = design.hierarchy_get(engagement=engagement)
     spec = design.hierarchy_spec(engagement=engagement, hierarchy=row)
@@ -139,8 +139,8 @@ def _assumptions(engagement: Engagement) -> dict:
     return {a.key.replace(".", "_"): a for a in engagement.assumptions.filter(key__in=keys)}
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def hierarchy_roster(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     try:
         design.hierarchy_seats_from_roster(engagement=engagement, actor=request.user)
@@ -152,8 +152,8 @@ def hierarchy_roster(request: HttpRequest, engagement: Engagement) -> HttpRespon
     return redirect("design:hierarchy", engagement.pk)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def hierarchy_split(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     try:
         design.split_accept(
@@ -174,8 +174,8 @@ def hierarchy_split(request: HttpRequest, engagement: Engagement) -> HttpRespons
     return redirect("design:hierarchy", engagement.pk)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def hierarchy_publish(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     try:
         version = design.hierarchy_publish(engagement=engagement, actor=request.user)
@@ -187,8 +187,8 @@ def hierarchy_publish(request: HttpRequest, engagement: Engagement) -> HttpRespo
     return redirect("design:hierarchy", engagement.pk)
 
 
-@require_GET
 @engagement_view(Capability.VIEW)
+@require_GET
 def hierarchy_diagram(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     svg = design.hierarchy_diagram(engagement=engagement)
     return HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
@@ -197,8 +197,8 @@ def hierarchy_diagram(request: HttpRequest, engagement: Engagement) -> HttpRespo
 # --- Runs ----------------------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
 @engagement_view(Capability.VIEW, post=Capability.EDIT)
+@require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     problems: list[str] = []
     status = 200
@@ -282,8 +282,8 @@ def _results_context(request: HttpRequest, engagement: Engagement, run: Balancin
     }
 
 
-@require_GET
 @engagement_view(Capability.VIEW)
+@require_GET
 def run_detail(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
     run = _run(engagement, run_pk)
     context = _page(engagement, **_results_context(request, engagement, run))
@@ -343,8 +343,8 @@ def _after_edit(
     return redirect(url)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def atom_move(
     request: HttpRequest, engagement: Engagement, run_pk: int, atom_pk: int
 ) -> HttpResponse:
@@ -365,8 +365,8 @@ def atom_move(
     return _after_edit(request, engagement, run, atom.territory_id, error)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def atom_lock(
     request: HttpRequest, engagement: Engagement, run_pk: int, atom_pk: int
 ) -> HttpResponse:
@@ -383,8 +383,8 @@ def atom_lock(
     return _after_edit(request, engagement, run, atom.territory_id, error)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def run_approve(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
     run = _run(engagement, run_pk)
     try:
@@ -401,8 +401,8 @@ def run_approve(request: HttpRequest, engagement: Engagement, run_pk: int) -> Ht
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def run_withdraw(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
     run = _run(engagement, run_pk)
     design.run_withdraw(run=run, actor=request.user)
@@ -410,8 +410,8 @@ def run_withdraw(request: HttpRequest, engagement: Engagement, run_pk: int) -> H
     return redirect("design:run_detail", engagement.pk, run.pk)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def run_meeting(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
     run = _run(engagement, run_pk)
     raw = request.POST.get("meeting", "")
@@ -432,8 +432,8 @@ def run_meeting(request: HttpRequest, engagement: Engagement, run_pk: int) -> Ht
     return redirect("design:run_detail", engagement.pk, run.pk)
 
 
-@require_GET
 @engagement_view(Capability.VIEW)
+@require_GET
 def run_map_svg(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
     run = _run(engagement, run_pk)
     position = request.GET.get("map", "0")
@@ -445,8 +445,8 @@ def run_map_svg(request: HttpRequest, engagement: Engagement, run_pk: int) -> Ht
     return response
 
 
-@require_GET
 @engagement_view(Capability.VIEW)
+@require_GET
 def run_assignment_csv(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
     """Every atom with its territory and rep (the territory assignment), as CSV."""
     run = _run(engagement, run_pk)
@@ -490,8 +490,8 @@ def run_assignment_csv(request: HttpRequest, engagement: Engagement, run_pk: int
     )
 
 
-@require_GET
 @engagement_view(Capability.VIEW)
+@require_GET
 def runs_compare(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     finished = engagement.balancing_runs.filter(status=BalancingRun.Status.SUCCEEDED)
     choices = list(finished.values_list("pk", "number", "name")[:100])
@@ -524,8 +524,8 @@ def _pairs(a: list, b: list) -> list[tuple]:
 # --- The approved map, the growth plan, quota and equity ------------------------------------------
 
 
-@require_GET
 @engagement_view(Capability.VIEW)
+@require_GET
 def approved_map(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """The approved territory map (the customer portal links here)."""
     run = design.approved_run(engagement=engagement)
@@ -545,8 +545,8 @@ def _run_or_approved(engagement: Engagement, run_pk: int) -> BalancingRun:
     return run
 
 
-@require_http_methods(["GET", "POST"])
 @engagement_view(Capability.VIEW, post=Capability.EDIT)
+@require_http_methods(["GET", "POST"])
 def growth(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
     run = _run_or_approved(engagement, run_pk)
     if request.method == "POST":
@@ -582,15 +582,13 @@ def _plan_form(engagement: Engagement, form=None) -> dict:
     return {"plan_form": form, "plan_inputs": inputs}
 
 
-@require_http_methods(["GET", "POST"])
-@engagement_view(Capability.VIEW, post=Capability.EDIT)
+@engagement_view(Capability.EDIT)
+@require_POST
 def plan_settings(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """The quota and growth parameters (assumptions); back to the page that posted them."""
-    back = request.POST.get("next") or request.GET.get("next") or ""
+    back = request.POST.get("next", "")
     if not back.startswith(f"/engagements/{engagement.pk}/"):
         back = reverse("design:run_list", args=[engagement.pk])
-    if request.method == "GET":
-        return redirect(back)
     segments = list(design.plan_settings_get(engagement=engagement).conversion_rates)
     form = design_forms.PlanSettingsForm(request.POST, segments=segments)
     if form.is_valid():
@@ -619,8 +617,8 @@ def plan_settings(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return redirect(back)
 
 
-@require_GET
 @engagement_view(Capability.VIEW)
+@require_GET
 def equity(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
     run = _run_or_approved(engagement, run_pk)
     return render(

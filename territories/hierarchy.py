@@ -538,13 +538,15 @@ def split_proposals(
     *,
     share: float = 0.5,
     granularity: str = "county",
+    pod_values: Mapping[str, float] | None = None,
 ) -> list[SplitProposal]:
     """Units of unit-level pods whose value exceeds ``share`` × the pod's per-territory target.
 
     Seed 000, "assigning all of California to one rep": a state (or county) bigger than a good
     part of a territory cannot be balanced, so it is cut finer. ``unit_values`` maps
     ``(pod key, unit id)`` to the value of the pod's accounts in that unit (named accounts
-    excluded); the target is the pod's total value / its seats. A whole state is proposed
+    excluded); the target is the pod's total value (``pod_values``, else the sum of its units)
+    / its seats. A whole state is proposed
     ``granularity`` (county by default; zip3 or city on request), a county ``zip3``. Sorted by
     share of the target, largest first.
     """
@@ -555,6 +557,8 @@ def split_proposals(
     totals: dict[str, float] = {}
     for (pod_key, _), value in unit_values.items():
         totals[pod_key] = totals.get(pod_key, 0.0) + float(value)
+    if pod_values is not None:
+        totals.update({k: float(v) for k, v in pod_values.items()})
     out = []
     for pod in spec.pods:
         if pod.atom != "unit" or totals.get(pod.key, 0.0) <= 0:

@@ -155,7 +155,9 @@ def make_run(engagement: Engagement, *, user=None, **params):
     run = BalancingRun.objects.create(
         engagement=engagement,
         number=number,
-        params=design.RunParams(**params).as_dict(),
+        # Test universes are small: where the band cannot be reached (a locked whale) the
+        # engine searches until its time limit, so keep that at the minimum.
+        params=design.RunParams(**{"time_limit": 5, **params}).as_dict(),
         hierarchy=spec.to_json(),
         named_accounts=list(hierarchy.named_accounts),
         created_by=user,
@@ -171,3 +173,32 @@ def make_approved_run(engagement: Engagement, *, user=None, **params):
     design.run_approve(run=run, actor=user)
     run.refresh_from_db()
     return run
+
+
+def clear_design_blockers(engagement: Engagement, approver: User) -> None:
+    """Publish and sign what territory design waits for (the design-gating definitions and the
+    valuation methodology), so ``balancing_run_start`` accepts a run."""
+    from engagements.services import (
+        SignoffEvidence,
+        definitions_publish,
+        signoff_decide,
+        territory_design_blockers,
+    )
+    from territories import services
+
+    versions = definitions_publish(engagement=engagement, actor=None)
+    versions.append(
+        services.territories_publish(
+            engagement=engagement, subject=services.METHODOLOGY_SUBJECT, actor=None
+        )
+    )
+    for version in versions:
+        signoff_decide(
+            version=version,
+            decision="approved",
+            signer=approver,
+            signer_name="Carla Customer",
+            comment="",
+            evidence=SignoffEvidence("127.0.0.1", "tests", "tests"),
+        )
+    assert territory_design_blockers(engagement=engagement) == []

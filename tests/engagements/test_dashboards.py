@@ -176,7 +176,7 @@ def _busy(engagement, architect, customer):
 
 
 @pytest.mark.parametrize(
-    ("username", "expected"), [("manager", 11), ("architect", 16), ("customer", 21)]
+    ("username", "expected"), [("manager", 11), ("architect", 16), ("customer", 22)]
 )
 def test_dashboard_queries_do_not_grow_with_engagements(world, client, username, expected):
     _busy(world.engagement, world.architect, world.customer)
@@ -197,8 +197,9 @@ def test_dashboard_queries_do_not_grow_with_engagements(world, client, username,
     # Manager: session, user, engagements + the overview's eight (see engagement_overviews).
     # Architect: + memberships, meetings due, feedback, intake forms, uploads.
     # Customer: + memberships, intake forms, uploads, homework, feedback, certificates,
-    # sign-off versions and records, and the organization in the page header; the routing
-    # app's downloads (which engagements have a territory object).
+    # sign-off versions and records, the organization in the page header, the approved
+    # territory maps of all the customer's engagements (territories.design.map_downloads) and
+    # which of them have a territory object (routing.providers.routing_downloads).
     assert (before, after) == (expected, expected)
 
 

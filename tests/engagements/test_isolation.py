@@ -89,6 +89,7 @@ def objects(world, settings, tmp_path):
         "phase_number": 1,
         **_territories_objects(world),
         **_routing_objects(world),
+        **_design_objects(world),
     }
 
 
@@ -174,10 +175,25 @@ def _routing_objects(world) -> dict[str, int]:
         "override_pk": override.pk,
         "batch_pk": batch.pk,
         "case_pk": case.pk,
-        "run_pk": run.pk,
+        "qa_run_pk": run.pk,
         "audit_pk": audit.pk,
         "token_pk": token.pk,
     }
+
+
+def _design_objects(world) -> dict[str, int]:
+    """A finished balancing run (one geographic pod over the fixture's accounts) and one of its
+    atoms, for the territory design URLs."""
+    from dataclasses import replace
+
+    from territories import design
+    from territories.hierarchy import PodSpec
+    from tests.factories import make_hierarchy, make_run
+
+    spec = design.hierarchy_spec(engagement=world.engagement)
+    make_hierarchy(world.engagement, replace(spec, pods=(PodSpec("all", "All", seats=1),)))
+    run = make_run(world.engagement)
+    return {"run_pk": run.pk, "atom_pk": run.atoms.first().pk}
 
 
 def test_there_are_engagement_routes_to_check():
