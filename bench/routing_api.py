@@ -61,17 +61,20 @@ def seed_database(accounts: int) -> str:
     return match.group(1)
 
 
-def sample_records(n: int, seed: int) -> list[bytes]:
-    """Bodies from the demo's accounts, with blanks and garbage as a CRM sends them."""
+def sample_records(n: int, seed: int, token: str) -> list[bytes]:
+    """Bodies from the accounts of the token's engagement, with blanks and garbage as a CRM
+    sends them."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
+    from routing.models import RoutingToken
     from territories.models import Account
 
+    engagement = RoutingToken.objects.get(prefix=token.split("_")[1]).engagement_id
     rows = list(
-        Account.objects.filter(engagement__organization__name="Northwind Analytics").values(
+        Account.objects.filter(engagement_id=engagement).values(
             "external_id",
             "name",
             "domain",
@@ -230,7 +233,7 @@ def main() -> None:
         raise SystemExit("Set DATABASE_URL (a scratch database) and REDIS_URL.")
 
     token = args.token if args.skip_seed else seed_database(args.accounts)
-    bodies = sample_records(2000, seed=11)
+    bodies = sample_records(2000, seed=11, token=token)
     port = free_port()
     server = start_gunicorn(port, args.workers)
     try:
