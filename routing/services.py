@@ -555,6 +555,23 @@ def territory_save(
         return territory
     territory.updated_at = timezone.now()
     territory.save()
+    if "key" in changes:
+        # Named accounts and fallbacks refer to territories by key: follow the rename.
+        before, after = changes["key"]
+        moved = engagement.named_overrides.filter(territory_key=before).update(
+            territory_key=after, updated_at=territory.updated_at
+        )
+        row = routing_settings_get(engagement=engagement)
+        fallbacks = {
+            level: ({"territory": after} if value.get("territory") == before else value)
+            for level, value in row.fallbacks.items()
+        }
+        renamed_fallbacks = fallbacks != row.fallbacks
+        if renamed_fallbacks:
+            row.fallbacks = fallbacks
+            row.save(update_fields=["fallbacks"])
+        if moved or renamed_fallbacks:
+            changes["references"] = [before, after]
     if accounts is not None:
         territory.account_list.exclude(external_id__in=accounts).delete()
         existing = set(territory.account_list.values_list("external_id", flat=True))

@@ -265,3 +265,28 @@ def test_the_customer_portal_lists_the_salesforce_files(small):
     titles = [d.title for d in downloads_for(small.engagement, small.customer)]
     assert "Territory__c records (Salesforce Data Loader CSV)" in titles
     assert downloads_for(small.other, small.customer2) == []
+
+
+def test_renaming_a_territory_key_carries_its_named_accounts_and_fallbacks(small):
+    services.routing_settings_update(
+        engagement=small.engagement,
+        default_queue="Ops",
+        fallbacks={"segment": services.engine.Fallback(territory="COM-W")},
+        rollout_date=None,
+        actor=None,
+    )
+    services.territory_save(
+        engagement=small.engagement,
+        territory=small.object.west,
+        values={"key": "COM-WEST"},
+        accounts=None,
+        actor=small.engineer,
+    )
+    assert NamedAccountOverride.objects.get(external_id="N-1").territory_key == "COM-WEST"
+    row = services.routing_settings_get(engagement=small.engagement)
+    assert row.fallbacks == {"segment": {"territory": "COM-WEST"}}
+    change = TerritoryChange.objects.filter(subject="COM-WEST").first()
+    assert change.changes["key"] == ["COM-W", "COM-WEST"]
+    assert change.changes["references"] == ["COM-W", "COM-WEST"]
+    decision = services.route_record(engagement=small.engagement, record={"external_id": "N-1"})
+    assert (decision.territory, decision.owner) == ("COM-WEST", "Nora")
