@@ -374,9 +374,10 @@ def qa_suite(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             current=run is not None and run.config_version == row.version,
             categories=QACase.Category.choices,
             job=_job_from_query(request, engagement),
-            runs=engagement.qa_runs.only("pk", "created_at", "total", "passed", "config_version")[
-                :10
-            ],
+            # engagement_id: the related manager reads it back on every row if deferred.
+            runs=engagement.qa_runs.only(
+                "engagement_id", "created_at", "total", "passed", "config_version"
+            )[:10],
         ),
     )
 

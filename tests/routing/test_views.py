@@ -290,3 +290,54 @@ def test_renaming_a_territory_key_carries_its_named_accounts_and_fallbacks(small
     assert change.changes["references"] == ["COM-W", "COM-WEST"]
     decision = services.route_record(engagement=small.engagement, record={"external_id": "N-1"})
     assert (decision.territory, decision.owner) == ("COM-WEST", "Nora")
+
+
+def _grow(engagement, n: int) -> None:
+    """n more of everything a routing list page shows."""
+    from django.core.files.base import ContentFile
+
+    from routing.access import token_create
+    from routing.models import QACase, QARun, RoutingAudit, RoutingBatch
+
+    start = QACase.objects.count()
+    for i in range(n):
+        QACase.objects.create(
+            engagement=engagement, category="standard", name=f"c{start + i}", expect_owner="Bob"
+        )
+        services.override_save(
+            engagement=engagement,
+            override=None,
+            values={"external_id": f"G-{start + i}", "owner": "Olga"},
+            actor=None,
+        )
+        token_create(engagement=engagement, name=f"t{i}", actor=None)
+        batch = RoutingBatch(engagement=engagement, original_name=f"b{i}.csv")
+        batch.file.save(f"b{i}.csv", ContentFile(b"ID\n1\n"), save=True)
+        audit = RoutingAudit(
+            engagement=engagement, original_name=f"a{i}.csv", rollout_date="2026-01-01"
+        )
+        audit.file.save(f"a{i}.csv", ContentFile(b"ID\n1\n"), save=True)
+    QARun.objects.create(
+        engagement=engagement,
+        total=QACase.objects.count(),
+        passed=0,
+        results=[{"case": c.pk, "passed": False, "failures": ["x"]} for c in QACase.objects.all()],
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["qa/", "named-accounts/", "changes/", "batches/", "audits/", "tokens/"]
+)
+def test_routing_list_pages_have_a_fixed_number_of_queries(small, client, settings, tmp_path, path):
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(small.engineer)
+    _grow(small.engagement, 2)
+    client.get(url(small.engagement, path))
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url(small.engagement, path)).status_code == 200
+    _grow(small.engagement, 8)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url(small.engagement, path)).status_code == 200
+    # Session, user, engagement and role, then the page's own rows (and the settings or the
+    # sign-off panel's two queries): never one query per row.
+    assert len(many) == len(few) <= 12
