@@ -1385,3 +1385,15 @@ def routing_accuracy_latest(*, engagement: Engagement) -> float | None:
         .first()
     )
     return row
+
+
+def routing_accuracy_checks(*, engagement: Engagement) -> list[tuple[date, int, int]]:
+    """Every finished audit as (day, accounts compared, matching), oldest first: the shape of
+    the handoff app's accuracy samples, so the refinement trigger can read audits as checks."""
+    rows = (
+        RoutingAudit.objects.filter(engagement=engagement, finished_at__isnull=False)
+        .exclude(accuracy__isnull=True)
+        .order_by("finished_at", "pk")
+        .values_list("finished_at", "compared", "matches")
+    )
+    return [(timezone.localdate(at), compared, matches) for at, compared, matches in rows]

@@ -252,6 +252,8 @@ def test_accuracy_below_90_raises_the_refinement_trigger(small):
     assert event.data["accuracy"] == 80.0
     assert services.routing_accuracy_latest(engagement=small.engagement) == 80.0
     assert services.routing_accuracy_latest(engagement=small.other) is None
+    ((day, compared, matches),) = services.routing_accuracy_checks(engagement=small.engagement)
+    assert (compared, matches) == (50, 40) and day == audit.finished_at.date()
 
 
 def test_a_small_sample_is_compared_whole_and_flagged(small):
