@@ -19,11 +19,14 @@ import time
 
 import numpy as np
 
+from territories.balancing.bounds import measure_bound
 from territories.balancing.greenfield import SegmentRun
 from territories.balancing.search import improve_multi
 
 # Land this fraction of the tolerance inside the band, so sums re-added in another order stay in.
 INSIDE = 1e-9
+# Up to this many atoms in a segment, continuity tries two landing margins and keeps the better.
+SMALL = 200_000
 
 
 def solve_continuity(
@@ -74,9 +77,18 @@ def solve_continuity(
     hi = 1.0 + tolerance * (1 - INSIDE)
     unit = np.all(w[:, cols] == 1.0, axis=0)
     key = value_col_local(cols, value_col, unit)
-    assign, ok = repair_band(
-        u, assign, k, lo, hi, movable=fixed < 0, key=key, margin=0.05 * tolerance, deadline=deadline
-    )
+    # Where the value lands when a territory sheds: exactly at its ceiling, or a little inside.
+    # Neither wins always; below SMALL atoms both run and the fewer moves win (deterministic).
+    margins = (0.0, 0.05 * tolerance) if n <= SMALL else (0.05 * tolerance,)
+    best = None
+    for margin in margins:
+        cand, ok = repair_band(
+            u, assign, k, lo, hi, movable=fixed < 0, key=key, margin=margin, deadline=deadline
+        )
+        score = (not ok, int(np.sum(cand != assign)))
+        if best is None or score < best[0]:
+            best = (score, cand, ok)
+    _, assign, ok = best
     if not ok and time.monotonic() < deadline:
         assign = improve_multi(
             u,
@@ -85,7 +97,11 @@ def solve_continuity(
             movable=fixed < 0,
             active=np.ones(k, dtype=bool),
             exact_q=None,
-            stop=tolerance * (1 - INSIDE),
+            # Inside the band, or at the bound where the band is impossible (a whale).
+            stop=np.maximum(
+                tolerance * (1 - INSIDE),
+                [measure_bound(w[:, j], k).max_dev_lb * (1 + 1e-9) for j in cols],
+            ),
             deadline=deadline,
             rng=rng,
         )
@@ -124,6 +140,19 @@ def value_col_local(cols: np.ndarray, value_col: int | None, unit: np.ndarray) -
         if cols[i] == value_col:
             return i
     return local[0]
+
+
+def _greedy_shed(x: np.ndarray, load: np.ndarray, hi: float) -> np.ndarray:
+    """Indices of atoms (rows of ``x``) to remove, one at a time, each the largest on the measure
+    most over ``hi``, until no measure is over (or one atom is left)."""
+    left = load.copy()
+    taken = np.zeros(x.shape[0], dtype=bool)
+    while np.any(left > hi) and taken.sum() < x.shape[0] - 1:
+        j = int(np.argmax(left - hi))
+        i = int(np.argmax(np.where(taken, -np.inf, x[:, j])))
+        taken[i] = True
+        left -= x[i]
+    return np.flatnonzero(taken)
 
 
 def _place_unowned(u: np.ndarray, assign: np.ndarray, k: int) -> None:
@@ -196,6 +225,12 @@ class _State:
                     chosen = srt[s0 : s0 + m]
                 if np.all(self.load[t] - x[chosen].sum(axis=0) <= hi) or m >= mem.size:
                     break
+                if m >= need + 2:
+                    # The window on one measure does not fix the others (their large atoms are
+                    # elsewhere in its order): take atoms by what they remove from the over
+                    # measures instead, one at a time.
+                    chosen = _greedy_shed(x, self.load[t], hi)
+                    break
                 m += 1
             gone = mem[chosen]
             self.load[t] -= x[chosen].sum(axis=0)
@@ -243,7 +278,17 @@ class _State:
         """
         u = self.u
         skip = np.zeros(self.k, dtype=bool)
-        while time.monotonic() < deadline:
+        # Progress guard: making room and pulling can undo each other; stop when the total
+        # violation has not fallen for a while (a deterministic end on impossible bands).
+        least, idle, window = np.inf, 0, 4 * self.k + 50
+        while time.monotonic() < deadline and idle < window:
+            violation = float(
+                np.maximum(lo - self.load, 0.0).sum() + np.maximum(self.load - hi, 0.0).sum()
+            )
+            if violation < least - 1e-12:
+                least, idle = violation, 0
+            else:
+                idle += 1
             deficit = np.maximum(lo - self.load, 0.0)
             worst = deficit.max(axis=1)
             worst[skip] = 0.0
@@ -310,10 +355,6 @@ class _State:
             if not np.any(ok):
                 continue
             gain = np.where(ok, np.minimum(np.maximum(net, 0.0), dt).sum(axis=1), -np.inf)
-            gain -= (
-                np.where(ok, np.maximum(lo - (self.load[t] + net), 0.0).sum(axis=1) - dt.sum(), 0.0)
-                * 0
-            )
             i = int(np.argmax(gain))
             if gain[i] > 0 and (best is None or gain[i] > best[0]):
                 best = (gain[i], d, i, j)

@@ -32,9 +32,9 @@ AIM = 0.5
 # The search stops when every territory is this fraction of the tolerance from the mean.
 FINISH = 0.9
 # Annealing proposals per atom (the deterministic work budget of the contiguous search).
-ANNEAL_PER_ATOM = 1000
-# Weight of compactness (edges kept inside a territory) against balance, per edge.
-COMPACT = 1e-6
+ANNEAL_PER_ATOM = 300
+# Most rounds of greedy boundary moves before the annealing (or the end).
+MAX_ROUNDS = 200
 
 
 def delaunay_edges(coords: np.ndarray) -> np.ndarray:
@@ -354,7 +354,10 @@ def _search(
         return s
 
     stale = 0
-    while time.monotonic() < deadline:
+    rounds = 0
+    # A deterministic cap on rounds: on impossible bands the gains shrink without end.
+    while time.monotonic() < deadline and rounds < MAX_ROUNDS:
+        rounds += 1
         worst = np.abs(dev).max()
         if stop_at_band and worst <= band:
             break

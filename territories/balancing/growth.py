@@ -173,10 +173,7 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
     # Per territory: movable atoms sorted by the key measure.
     key = u[:, key_col]
     mv = np.flatnonzero(movable)
-    order = mv[np.lexsort((key[mv], assign[mv]))]
-    cuts = np.searchsorted(assign[order], np.arange(kt + 1))
-    vals = [key[order[cuts[t] : cuts[t + 1]]] for t in range(kt)]
-    ids = [order[cuts[t] : cuts[t + 1]] for t in range(kt)]
+    vals, ids = _by_territory(key, assign, mv, kt)
     steps = []
     if not _within(load[:k], 1 - tolerance, 1 + tolerance):
         # The current map is out of its band: rebalance it first (these moves count too).
@@ -193,10 +190,7 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
         )
         load[:] = 0.0
         np.add.at(load, assign, u)
-        order = mv[np.lexsort((key[mv], assign[mv]))]
-        cuts = np.searchsorted(assign[order], np.arange(kt + 1))
-        vals = [key[order[cuts[t] : cuts[t + 1]]] for t in range(kt)]
-        ids = [order[cuts[t] : cuts[t + 1]] for t in range(kt)]
+        vals, ids = _by_territory(key, assign, mv, kt)
     for i in range(m):
         report(i)
         new = k + i
@@ -276,10 +270,7 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
             )
             load[:] = 0.0
             np.add.at(load, assign, u)
-            order = mv[np.lexsort((key[mv], assign[mv]))]
-            cuts = np.searchsorted(assign[order], np.arange(kt + 1))
-            vals = [key[order[cuts[t] : cuts[t + 1]]] for t in range(kt)]
-            ids = [order[cuts[t] : cuts[t + 1]] for t in range(kt)]
+            vals, ids = _by_territory(key, assign, mv, kt)
         atoms_in = np.flatnonzero(assign == new)
         dev = (load[:live] - mean) / mean
         spread = (load[:live].max(axis=0) - load[:live].min(axis=0)) / mean
@@ -304,6 +295,15 @@ def _grow_segment(w, k, m, start, *, movable, unit, value_col, tolerance, rng, d
             }
         )
     return assign, steps
+
+
+def _by_territory(key, assign, mv, kt):
+    """Per territory, its movable atoms ``mv`` sorted by ``key``: ``(values, atom ids)``."""
+    order = mv[np.lexsort((key[mv], assign[mv]))]
+    cuts = np.searchsorted(assign[order], np.arange(kt + 1))
+    vals = [key[order[cuts[t] : cuts[t + 1]]] for t in range(kt)]
+    ids = [order[cuts[t] : cuts[t + 1]] for t in range(kt)]
+    return vals, ids
 
 
 def _within(load, lo, hi):
