@@ -699,7 +699,7 @@ class PodArrays:
                 locked=z["locked"].copy(),
                 named=z["named"],
                 top=z["top"],
-                extras=z["extras"],
+                extras=z["extras"].astype(np.float64),
                 edges=z["edges"].astype(np.int64) if "edges" in z.files else None,
             )
 
@@ -712,7 +712,9 @@ class PodArrays:
             "locked": self.locked,
             "named": self.named,
             "top": self.top,
-            "extras": self.extras,
+            # Tier counts and value per segment are for display: single precision halves the
+            # stored size (and so the cost of rewriting it on every manual move).
+            "extras": self.extras.astype(np.float32),
         }
         if self.edges is not None:
             arrays["edges"] = self.edges.astype(np.int32)
