@@ -198,14 +198,14 @@ def _register_hierarchy(engagement: Engagement, spec: HierarchySpec, actor: User
         engagement=engagement,
         key=GRANULARITY_KEY,
         category=C.GEOGRAPHY,
-        statement=runs_statement(statement),
+        statement=_statement(statement),
         value=splits,
         source="territories",
         actor=actor,
     )
 
 
-def runs_statement(text: str) -> str:
+def _statement(text: str) -> str:
     return text if len(text) <= 500 else text[:499] + "…"
 
 

@@ -190,7 +190,12 @@ def _fake_results(monkeypatch, devs):
 
 @pytest.fixture
 def unit_pod():
-    f = frame([{"state": "CA", "postal_code": "94105", "current_owner": "Ann"}] * 3)
+    f = frame(
+        [
+            {"state": "CA", "postal_code": "94105", "current_owner": "Ann"},
+            {"state": "NY", "postal_code": "10001", "current_owner": "Bo"},
+        ]
+    )
     return runs.build_inputs(spec(COM), f).pods[0]
 
 
@@ -213,6 +218,17 @@ def test_balance_comes_before_continuity_and_contiguity(monkeypatch, unit_pod):
     assert result.method == "continuity"
     assert any("±30.0 %" in n for n in result.notes)
     assert any("not all in one piece" in n for n in result.notes)
+
+
+def test_a_seat_that_owns_nothing_is_not_grown_by_contiguous_continuity(monkeypatch):
+    f = frame([{"state": "CA", "postal_code": "94105", "current_owner": "Ann"}] * 2)
+    pod = runs.build_inputs(spec(COM), f).pods[0]
+    tried = _fake_results(monkeypatch, [8.0])
+    result = runs.balance_pod(
+        pod, tolerance=0.1, max_share=None, seed=0, continuity=True, contiguous=True
+    )
+    assert tried == [("greenfield", True)]
+    assert "1 territory owns no account yet" in result.notes[-1]
 
 
 def test_when_nothing_reaches_the_band_the_best_balanced_try_wins(monkeypatch, unit_pod):
@@ -256,3 +272,27 @@ def test_the_assignment_digest_ignores_order_and_sees_any_change():
         [("p", "CA", "p-02"), ("p", "NY", "p-02")]
     )
     assert runs.digest_list(["a", "b", "c"], 2) == "a, b and 1 more"
+
+
+def test_vacant_seats_are_cut_out_of_the_owned_ones_keeping_owners_elsewhere():
+    rng = np.random.default_rng(4)
+    owners = ["Ann", "Bo"]
+    pod = PodSpec(
+        "smb", "SMB", segments=("Commercial",), seats=4, atom="account", reps=("Ann", "Bo")
+    )
+    f = frame(
+        [
+            {"value": float(v), "current_owner": owners[i % 2]}
+            for i, v in enumerate(rng.integers(10, 50, 400))
+        ]
+    )
+    (atoms,) = runs.build_inputs(spec(pod), f).pods
+    result = runs.balance_pod(
+        atoms, tolerance=0.1, max_share=None, seed=0, continuity=True, contiguous=False
+    )
+    assert result.metrics.within_tolerance
+    assert "pre-planned cuts for 2 vacant seats" in result.method
+    # Everything that moved went to a vacant seat: Ann and Bo keep the rest of their accounts.
+    moved = result.assignment != atoms.owner
+    assert set(result.assignment[moved].tolist()) <= {2, 3}
+    assert np.bincount(result.assignment, minlength=4).min() >= 90
