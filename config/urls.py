@@ -19,6 +19,7 @@ urlpatterns = [
     path("engagements/<int:engagement_pk>/accounts/", include("territories.urls")),
     path("engagements/<int:engagement_pk>/territories/", include("territories.design_urls")),
     path("engagements/<int:engagement_pk>/routing/", include("routing.urls")),
+    path("engagements/<int:engagement_pk>/handoff/", include("handoff.urls")),
     # Token-authenticated, not session: see routing/access.py.
     path("api/v1/route", routing_api.route, name="api_route"),
 ]

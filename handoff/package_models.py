@@ -1,0 +1,1 @@
+"""Documentation package models (the package build, its documents and its manifest)."""
