@@ -259,6 +259,15 @@ def engagement_overviews(
     for engagement in engagements:
         states = signoffs.get(engagement.pk, {})
         options = engagement.options
+        # A subject's state is asked once per checklist row group; a group subject aggregates
+        # its items, so remember each answer for this engagement.
+        known: dict[str, str] = {}
+
+        def state_of(subject: str, states=states, known=known) -> str:
+            if subject not in known:
+                known[subject] = _state(states, subject)
+            return known[subject]
+
         progress_list = []
         current: PhaseProgress | None = None
         current_code = current_name = ""
@@ -274,7 +283,7 @@ def engagement_overviews(
                     if not lifecycle.item_applies(row["condition"], options):
                         continue
                     done = (
-                        _state(states, row["signoff_subject"]) == "approved"
+                        state_of(row["signoff_subject"]) == "approved"
                         if row["signoff_subject"]
                         else row["done"]
                     )
@@ -307,7 +316,7 @@ def engagement_overviews(
                 gate_blockers = lifecycle.gate_blockers(
                     previous_open=previous_open,
                     open_items=open_counts,
-                    signoffs={s: _state(states, s) for s in phase.gate_signoffs},
+                    signoffs={s: state_of(s) for s in phase.gate_signoffs},
                     blocking_assumptions=["…"] * blocking.get(engagement.pk, 0),
                     check_assumptions=phase.gate_checks_assumptions,
                 )
