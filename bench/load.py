@@ -13,7 +13,8 @@ The database is the one ``bench/load_data.py`` seeded (200 engagements, 100,000 
 2. Starts ``gunicorn config.wsgi`` on 127.0.0.1 (``--workers`` processes × ``--threads``;
    DEBUG off, the cached template loader; the routing API's rate limit raised so it counts but
    never refuses). Its log goes to /tmp/load_bench_gunicorn.log.
-3. Warm-up: every URL once per worker process.
+3. Warm-up: every URL once per worker process; then each URL three times, one request at a
+   time (the floor: what a request costs with no queueing).
 4. ``--users`` virtual users for ``--seconds``: each picks a request by weight (table below),
    sends it on a new connection with its persona's session cookie, reads the whole response,
    then thinks for an exponentially distributed time of mean ``--think`` seconds. Latency is
@@ -277,7 +278,7 @@ async def user_loop(
             status = -1
         stats.add(kind.name, time.perf_counter() - begin, status)
         if think:
-            await asyncio.sleep(rng.expovariate(1 / think))
+            await asyncio.sleep(min(rng.expovariate(1 / think), max(0, stop - time.perf_counter())))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -306,6 +307,18 @@ async def run_users(port, kinds, users, seconds, think) -> tuple[Stats, float]:
     stop = begin + seconds
     await asyncio.gather(*(user_loop(k, port, kinds, stats, stop, think) for k in range(users)))
     return stats, time.perf_counter() - begin
+
+
+async def sequential(port: int, kinds: list[Kind], repeat: int) -> Stats:
+    """One request at a time: each URL ``repeat`` times (the floor under load)."""
+    stats = Stats()
+    for kind in kinds:
+        for request in kind.requests[:6]:
+            for _ in range(repeat):
+                begin = time.perf_counter()
+                status = await send(port, request)
+                stats.add(kind.name, time.perf_counter() - begin, status)
+    return stats
 
 
 async def warm_up(port: int, kinds: list[Kind], workers: int) -> None:
@@ -338,6 +351,9 @@ def main() -> None:
             f"127.0.0.1:{port}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}"
         )
         asyncio.run(warm_up(port, kinds, args.workers))
+        begin = time.perf_counter()
+        stats = asyncio.run(sequential(port, kinds, 3))
+        report("one request at a time (no concurrency)", stats, time.perf_counter() - begin)
         stats, elapsed = asyncio.run(run_users(port, kinds, args.users, args.seconds, args.think))
         report(
             f"{args.users} users, think time {args.think:g} s (exponential), {args.seconds:g} s",

@@ -3,10 +3,13 @@ partial results remain, and a rerun succeeds.
 
 Real Redis, real ``rqworker`` subprocesses, real SIGKILL (``support.kill_worker_mid_job``).
 ``jobs_sweep`` — what ``manage.py sweep_jobs`` and the status fragment run — finds the dead work
-horse by its pid. Another job kind gets its case with ``_killed_then_swept`` and three asserts.
+horse by its pid; it runs here as ``manage.py sweep_jobs`` in its own process. Another job kind gets its case with ``_killed_then_swept`` and three asserts.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -46,7 +49,19 @@ def _killed_then_swept(job: Job, *, at: float, before_sweep=None) -> Job:
     assert killed.status == Job.Status.RUNNING  # the dead worker told nobody
     if before_sweep is not None:
         before_sweep(killed)
-    assert jobs_sweep() == [job]
+    # The sweep as cron runs it: ``manage.py sweep_jobs`` in a process of its own, so the
+    # handlers it calls are the ones the apps register at start-up.
+    swept = subprocess.run(
+        [sys.executable, "manage.py", "sweep_jobs"],
+        cwd=jobs_support.ROOT,
+        env=jobs_support.worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert swept.returncode == 0, swept.stderr
+    assert f"failed: job {job.pk} " in swept.stdout and "1 job(s) marked failed." in swept.stdout
+    assert jobs_sweep() == []  # nothing left to sweep
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert f"pid {killed.worker_pid}" in job.error and "died" in job.error
