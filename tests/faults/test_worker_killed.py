@@ -3,7 +3,9 @@ partial results remain, and a rerun succeeds.
 
 Real Redis, real ``rqworker`` subprocesses, real SIGKILL (``support.kill_worker_mid_job``).
 ``jobs_sweep`` — what ``manage.py sweep_jobs`` and the status fragment run — finds the dead work
-horse by its pid; it runs here as ``manage.py sweep_jobs`` in its own process. Another job kind gets its case with ``_killed_then_swept`` and three asserts.
+horse by its pid; it runs here as ``manage.py sweep_jobs`` in its own process. Another job kind
+gets its case with ``_killed_then_swept`` and three asserts (record failed, nothing written
+remains, a rerun succeeds).
 """
 
 from __future__ import annotations
