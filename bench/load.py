@@ -213,6 +213,22 @@ def route_bodies(engagement_pk: int, n: int) -> list[bytes]:
     return bodies
 
 
+def server_cpu(server: subprocess.Popen) -> float:
+    """CPU seconds (user + system) used so far by gunicorn's worker processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server.pid:  # ppid: a worker of this gunicorn
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -309,16 +325,23 @@ async def run_users(port, kinds, users, seconds, think) -> tuple[Stats, float]:
     return stats, time.perf_counter() - begin
 
 
-async def sequential(port: int, kinds: list[Kind], repeat: int) -> Stats:
-    """One request at a time: each URL ``repeat`` times (the floor under load)."""
+async def sequential(
+    port: int, kinds: list[Kind], repeat: int, server: subprocess.Popen
+) -> tuple[Stats, dict[str, float]]:
+    """One request at a time: each URL ``repeat`` times (the floor under load), and the
+    server's CPU time per request of each kind — what a request costs whatever else runs."""
     stats = Stats()
+    cpu: dict[str, float] = {}
     for kind in kinds:
+        before, n = server_cpu(server), 0
         for request in kind.requests[:6]:
             for _ in range(repeat):
                 begin = time.perf_counter()
                 status = await send(port, request)
                 stats.add(kind.name, time.perf_counter() - begin, status)
-    return stats
+                n += 1
+        cpu[kind.name] = (server_cpu(server) - before) / n
+    return stats, cpu
 
 
 async def warm_up(port: int, kinds: list[Kind], workers: int) -> None:
@@ -352,19 +375,30 @@ def main() -> None:
         )
         asyncio.run(warm_up(port, kinds, args.workers))
         begin = time.perf_counter()
-        stats = asyncio.run(sequential(port, kinds, 3))
+        stats, cpu = asyncio.run(sequential(port, kinds, 5, server))
         report("one request at a time (no concurrency)", stats, time.perf_counter() - begin)
-        stats, elapsed = asyncio.run(run_users(port, kinds, args.users, args.seconds, args.think))
-        report(
-            f"{args.users} users, think time {args.think:g} s (exponential), {args.seconds:g} s",
-            stats,
-            elapsed,
+        weights = {kind.name: kind.weight for kind in kinds}
+        mean_cpu = sum(weights[k] * cpu[k] for k in cpu) / sum(weights.values())
+        print(
+            "server CPU per request (gunicorn workers, not the database): "
+            + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in cpu.items())
+            + f"; weighted mean of the mix {1000 * mean_cpu:.0f} ms"
         )
+        phases = [(f"{args.users} users, think time {args.think:g} s (exponential)", args.seconds,
+                   args.think)]  # fmt: skip
         if args.saturation_seconds:
-            stats, elapsed = asyncio.run(
-                run_users(port, kinds, args.users, args.saturation_seconds, 0)
+            phases.append((f"{args.users} users, no think time (saturation)",
+                           args.saturation_seconds, 0))  # fmt: skip
+        for title, seconds, think in phases:
+            before = server_cpu(server)
+            stats, elapsed = asyncio.run(run_users(port, kinds, args.users, seconds, think))
+            report(f"{title}, {seconds:g} s", stats, elapsed)
+            served = sum(len(v) for v in stats.latencies.values())
+            used = server_cpu(server) - before
+            print(
+                f"server CPU {used:.1f} s over {elapsed:.0f} s ({used / elapsed:.2f} cores), "
+                f"{1000 * used / max(1, served):.0f} ms per request"
             )
-            report(f"{args.users} users, no think time (saturation)", stats, elapsed)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
