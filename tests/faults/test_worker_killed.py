@@ -137,3 +137,20 @@ def test_a_balancing_run_whose_worker_is_killed_ends_failed_and_a_rerun_succeeds
     run.refresh_from_db()
     assert run.status == BalancingRun.Status.FAILED
     assert _rows(run) == dict.fromkeys(_rows(run), 0)
+
+
+def test_a_run_that_fails_after_writing_its_results_keeps_none_of_them(ready, monkeypatch):
+    """The same promise without a kill: the maps fail after the results were committed."""
+    run = _start_run(ready)
+
+    def broken_maps(**kwargs):
+        assert _rows(run)["RunAtom"]  # the results really were written
+        raise OSError("disk full while storing the map")
+
+    monkeypatch.setattr(design, "maps_refresh", broken_maps)
+    with pytest.raises(OSError):
+        design.balancing_run_execute(run=run)
+    run.refresh_from_db()
+    assert run.status == BalancingRun.Status.FAILED
+    assert run.message == "OSError: disk full while storing the map"
+    assert _rows(run) == dict.fromkeys(_rows(run), 0)
