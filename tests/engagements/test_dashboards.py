@@ -343,3 +343,27 @@ def test_the_manager_table_is_paged_after_filtering_and_sorting_every_engagement
     assert "Page 3 of 3" in client.get("/?page=99").content.decode()
     csv_rows = client.get("/?format=csv&page=1").content.decode().strip().splitlines()
     assert len(csv_rows) == 1 + 5
+
+
+def test_each_engagement_projects_with_its_own_templates_calendar(world):
+    from engagements.models import Engagement, PlaybookTemplate
+
+    template = PlaybookTemplate.objects.get(pk=world.engagement.playbook_template_id)
+    slow = PlaybookTemplate.objects.create(
+        name="Slow calendar",
+        version=template.version + 1,
+        data={
+            **template.data,
+            "calendar": {"hours_low": 100, "months_low": 4, "hours_high": 200, "months_high": 6},
+        },
+    )
+    Engagement.objects.filter(pk=world.other.pk).update(playbook_template=slow, hour_budget=150)
+    Engagement.objects.filter(pk=world.engagement.pk).update(hour_budget=150)
+    rows = {
+        o.engagement.pk: o
+        for o in dashboard.engagement_overviews(
+            list(Engagement.objects.filter(pk__in=[world.engagement.pk, world.other.pk]))
+        )
+    }
+    assert rows[world.engagement.pk].projection.months == 2.5  # seed 000: 100-200 h, 2-3 months
+    assert rows[world.other.pk].projection.months == 5.0
