@@ -13,16 +13,18 @@ The database is the one ``bench/load_data.py`` seeded (200 engagements, 100,000 
 2. Starts ``gunicorn config.wsgi`` on 127.0.0.1 (``--workers`` processes × ``--threads``;
    DEBUG off, the cached template loader; the routing API's rate limit raised so it counts but
    never refuses). Its log goes to /tmp/load_bench_gunicorn.log.
-3. Warm-up: every URL once per worker process; then each URL three times, one request at a
-   time (the floor: what a request costs with no queueing).
-4. ``--users`` virtual users for ``--seconds``: each picks a request by weight (table below),
+3. Warm-up: each URL (up to eight per kind) ``--workers`` times; then each URL (up to six per
+   kind) five times, one request at a time — the floor, what a request costs with no queueing —
+   with the CPU time gunicorn's workers spent per request of each kind (from /proc).
+4. ``--users`` virtual users for ``--seconds``: each picks a request by weight (``plan()``),
    sends it on a new connection with its persona's session cookie, reads the whole response,
    then thinks for an exponentially distributed time of mean ``--think`` seconds. Latency is
    from sending to the last byte. An error is any status other than 200 (a redirect to the
    login page counts) or a failed connection.
 5. Saturation: the same users with no think time for ``--saturation-seconds`` (throughput).
 
-Prints per request kind: count, p50/p95/p99/max, errors. Results go in docs/benchmarks.md under
+Prints per request kind: count, p50/p95/p99/max, errors, and the server CPU each phase used.
+Takes about 95 s with the defaults. Results go in docs/benchmarks.md under
 "Load". Standard library client (asyncio streams), no load tool to install.
 """
 
