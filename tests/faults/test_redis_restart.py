@@ -125,6 +125,8 @@ def test_a_job_running_when_redis_restarts_finishes_pages_answer_and_the_worker_
         fragment = client.get(f"/engagements/{e}/jobs/{job.pk}/status/", HTTP_HX_REQUEST="true")
         assert fragment.status_code == 200
         assert "Running" in fragment.content.decode()
+        assert client.get(f"/engagements/{e}/jobs/{job.pk}/").status_code == 200
+        assert client.get(f"/engagements/{e}/jobs/").status_code == 200
         assert client.get(f"/engagements/{e}/").status_code == 200
         health = client.get("/healthz")
         assert health.status_code == 503 and health.json()["redis"]["ok"] is False
