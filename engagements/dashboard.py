@@ -40,6 +40,7 @@ from engagements.models import (
     HoursEntry,
     IntakeForm,
     Phase,
+    PlaybookTemplate,
     SignoffRecord,
     SignoffVersion,
     SubPhase,
@@ -214,16 +215,18 @@ def engagement_overviews(
         .values_list("pk", "phase_id", "code", "name")
     ):
         subphases[phase_id].append((pk, code, name))
-    # Required items grouped by what decides whether they count and are done.
+    # Required items grouped by what decides whether they count and are done: (condition,
+    # signoff subject, done, count) tuples per sub-phase, thirty-odd per engagement.
     item_rows = (
         ChecklistItem.objects.filter(engagement_id__in=ids, required=True)
-        .values("engagement_id", "subphase_id", "condition", "signoff_subject", "done")
+        .values("subphase_id", "condition", "signoff_subject", "done")
         .annotate(n=Count("id"))
         .order_by()
+        .values_list("subphase_id", "condition", "signoff_subject", "done", "n")
     )
-    items: dict[int, list[dict]] = defaultdict(list)
-    for row in item_rows:
-        items[row["subphase_id"]].append(row)
+    items: dict[int, list[tuple[str, str, bool, int]]] = defaultdict(list)
+    for subphase_id, condition, subject, done, n in item_rows:
+        items[subphase_id].append((condition, subject, done, n))
     signoffs = _signoff_states(ids)
     assumed_rows = (
         Assumption.objects.filter(engagement_id__in=ids, state=Assumption.State.ASSUMED)
@@ -250,15 +253,28 @@ def engagement_overviews(
         )
     )
     # Each engagement's hours-to-calendar rule, from the template version it started from
-    # (frozen while in use, so this equals its own copy).
-    calendars = dict(
-        Engagement.objects.filter(pk__in=ids).values_list("pk", "playbook_template__data__calendar")
+    # (frozen while in use, so this equals its own copy). Read once per template, not once per
+    # engagement: the template's JSON is large and most engagements share a version.
+    template_calendars = dict(
+        PlaybookTemplate.objects.filter(
+            pk__in={e.playbook_template_id for e in engagements}
+        ).values_list("pk", "data__calendar")
     )
+    calendars = {e.pk: template_calendars.get(e.playbook_template_id) for e in engagements}
     cells = provided_cells(ids) if with_cells else {}
     rows = []
     for engagement in engagements:
         states = signoffs.get(engagement.pk, {})
         options = engagement.options
+        # A subject's state is asked once per checklist row group; a group subject aggregates
+        # its items, so remember each answer for this engagement.
+        known: dict[str, str] = {}
+
+        def state_of(subject: str, states=states, known=known) -> str:
+            if subject not in known:
+                known[subject] = _state(states, subject)
+            return known[subject]
+
         progress_list = []
         current: PhaseProgress | None = None
         current_code = current_name = ""
@@ -270,19 +286,16 @@ def engagement_overviews(
             total = done_total = 0
             for sub_pk, sub_code, _ in subphases.get(phase.pk, []):
                 open_n = 0
-                for row in items.get(sub_pk, []):
-                    if not lifecycle.item_applies(row["condition"], options):
+                for condition, subject, done, n in items.get(sub_pk, []):
+                    if not lifecycle.item_applies(condition, options):
                         continue
-                    done = (
-                        _state(states, row["signoff_subject"]) == "approved"
-                        if row["signoff_subject"]
-                        else row["done"]
-                    )
-                    total += row["n"]
+                    if subject:
+                        done = state_of(subject) == "approved"
+                    total += n
                     if done:
-                        done_total += row["n"]
+                        done_total += n
                     else:
-                        open_n += row["n"]
+                        open_n += n
                 open_counts[sub_code] = open_n
             closed = phase.status == Phase.Status.CLOSED
             progress = PhaseProgress(
@@ -307,7 +320,7 @@ def engagement_overviews(
                 gate_blockers = lifecycle.gate_blockers(
                     previous_open=previous_open,
                     open_items=open_counts,
-                    signoffs={s: _state(states, s) for s in phase.gate_signoffs},
+                    signoffs={s: state_of(s) for s in phase.gate_signoffs},
                     blocking_assumptions=["…"] * blocking.get(engagement.pk, 0),
                     check_assumptions=phase.gate_checks_assumptions,
                 )

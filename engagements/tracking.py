@@ -42,6 +42,23 @@ STALE_AFTER = timedelta(minutes=10)
 LOST_AFTER = timedelta(seconds=30)
 
 
+# Handlers called with a Job the sweep failed, by job kind (``module.function``).
+_LOST_HANDLERS: dict[str, list[Callable[[Job], None]]] = {}
+
+
+def _kind(func: Callable[..., Any]) -> str:
+    return f"{func.__module__}.{func.__name__}"
+
+
+def on_job_lost(func: Callable[..., Any], handler: Callable[[Job], None]) -> None:
+    """Call ``handler(job)`` whenever the sweep fails a job of ``func`` (its worker died or RQ
+    lost it). The handler runs in the sweeping process, never in the dead worker; it must be
+    idempotent."""
+    handlers = _LOST_HANDLERS.setdefault(_kind(func), [])
+    if handler not in handlers:
+        handlers.append(handler)
+
+
 def _queue():
     return django_rq.get_queue("default")
 
@@ -64,7 +81,7 @@ def job_start(
         )
         if existing is not None and not _sweep_one(existing):
             return existing
-    kind = f"{func.__module__}.{func.__name__}"
+    kind = _kind(func)
     job = Job.objects.create(
         engagement=engagement,
         kind=kind,
@@ -233,6 +250,11 @@ def _sweep_one(job: Job) -> bool:
             summary=f"Failed (worker gone): {job.title}",
             data={"job": job.pk},
         )
+        for handler in _LOST_HANDLERS.get(job.kind, ()):
+            try:
+                handler(job)
+            except Exception:  # one broken handler must not stop the sweep of other jobs
+                log.exception("Handler %s failed for lost job %s", handler, job.pk)
     return bool(updated)
 
 

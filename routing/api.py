@@ -8,6 +8,7 @@ error as ``{"errors": [{"field": ..., "message": ...}]}``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from typing import Any
@@ -17,9 +18,12 @@ from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from routing import engine, services
 from routing.access import settings_for, token_for_request
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT = 300
 TEXT_FIELDS = ("name", "domain", "industry", "country", "state", "city")
@@ -43,20 +47,26 @@ def rate_limited(key: str) -> int:
 
     A fixed window per token in the Django cache (Redis in production, so every gunicorn
     process shares the count): ROUTING_API_RATE_LIMIT requests per ROUTING_API_RATE_WINDOW s.
+    With the cache unreachable (Redis restarting) the request is routed uncounted: routing
+    needs only the database, and a CRM's records must not bounce for a counter.
     """
     limit, window = settings.ROUTING_API_RATE_LIMIT, settings.ROUTING_API_RATE_WINDOW
     if limit <= 0:
         return 0
     now = time.time()
     bucket = f"routing-api:{key}:{int(now // window)}"
-    if cache.add(bucket, 1, timeout=window + 1):
-        count = 1
-    else:
-        try:
-            count = cache.incr(bucket)
-        except ValueError:  # expired between add and incr
-            cache.add(bucket, 1, timeout=window + 1)
+    try:
+        if cache.add(bucket, 1, timeout=window + 1):
             count = 1
+        else:
+            try:
+                count = cache.incr(bucket)
+            except ValueError:  # expired between add and incr
+                cache.add(bucket, 1, timeout=window + 1)
+                count = 1
+    except RedisError as exc:
+        log.warning("Rate limit not counted, the cache is unreachable: %s", exc)
+        return 0
     if count > limit:
         return max(1, math.ceil(window - now % window))
     return 0

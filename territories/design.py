@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Sum
 from django.utils import timezone
 
-from engagements.models import Assumption, Engagement, Meeting, SignoffVersion, User
+from engagements.models import Assumption, Engagement, Job, Meeting, SignoffVersion, User
 from engagements.services import (
     activity_record,
     assumption_register,
@@ -652,7 +652,9 @@ def balancing_run_execute(*, run: BalancingRun, progress: Progress = _no_progres
     one transaction (replacing any earlier results of this run), precompute the page.
 
     ``progress(percent, message)`` is called between steps, outside any transaction. On
-    failure the run is marked failed with the reason and the exception propagates.
+    failure the run is marked failed with the reason, whatever it wrote is removed, and the
+    exception propagates. A worker killed mid-run is found by ``jobs_sweep``, which does the
+    same through ``balancing_run_lost``.
     """
     BalancingRun.objects.filter(pk=run.pk).update(status=BalancingRun.Status.RUNNING, message="")
     run.status = BalancingRun.Status.RUNNING
@@ -664,11 +666,16 @@ def balancing_run_execute(*, run: BalancingRun, progress: Progress = _no_progres
             if isinstance(exc, (RunFailed, runs.RunInputError, BalancingError, HierarchyError))
             else f"{exc.__class__.__name__}: {exc}"
         )
-        BalancingRun.objects.filter(pk=run.pk).update(
-            status=BalancingRun.Status.FAILED, message=message[:500], finished_at=timezone.now()
-        )
-        run.status, run.message = BalancingRun.Status.FAILED, message[:500]
+        # Results written before the failure (the maps failed, say) are half a run: removed.
+        run.fail(message)
         raise
+
+
+def balancing_run_lost(job: Job) -> None:
+    """The sweep failed a balancing job (its worker died): fail its run and remove any results
+    the run had written. Registered with ``engagements.tracking.on_job_lost``."""
+    for run in BalancingRun.objects.filter(job=job):
+        run.fail(job.error or "The balancing job failed.")
 
 
 def _execute(run: BalancingRun, progress: Progress) -> BalancingRun:
@@ -782,11 +789,7 @@ def _write_results(run, spec, inputs, results, *, params, version, timings) -> N
     pod_metrics = []
     with transaction.atomic():
         # Re-running a run replaces its results, never adds to them.
-        RunEdit.objects.filter(run=run).delete()
-        RunAtom.objects.filter(run=run).delete()
-        RunTerritory.objects.filter(run=run).delete()
-        RunMap.objects.filter(run=run).delete()
-        RunPod.objects.filter(run=run).delete()
+        run.delete_results()
         pods = []
         for position, (atoms, result) in enumerate(zip(inputs.pods, results, strict=True)):
             arrays = runs.pod_arrays(atoms, result)

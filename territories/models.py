@@ -7,7 +7,7 @@ import uuid
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from engagements.models import Engagement, Job
@@ -552,15 +552,43 @@ class BalancingRun(models.Model):
     def is_approved(self) -> bool:
         return self.approved_at is not None
 
+    def delete_results(self) -> None:
+        """Remove everything a run of this row wrote (maps, atoms, territories, pods, edits)."""
+        RunEdit.objects.filter(run=self).delete()
+        RunAtom.objects.filter(run=self).delete()
+        RunTerritory.objects.filter(run=self).delete()
+        RunMap.objects.filter(run=self).delete()
+        RunPod.objects.filter(run=self).delete()
+
+    def fail(self, message: str) -> bool:
+        """Mark the run failed and remove whatever results it had written, in one transaction.
+
+        A run dies between writing its results and drawing its maps only rarely, but then the
+        results are half a run: nothing of a failed run may be shown, compared or started from.
+        Returns False (and changes nothing) when the run had already finished.
+        """
+        with transaction.atomic():
+            locked = (
+                BalancingRun.objects.select_for_update()
+                .filter(pk=self.pk, status__in=(self.Status.QUEUED, self.Status.RUNNING))
+                .first()
+            )
+            if locked is None:
+                return False
+            self.delete_results()
+            self.status = self.Status.FAILED
+            self.message = message[:500]
+            self.finished_at = timezone.now()
+            self.save(update_fields=["status", "message", "finished_at"])
+        return True
+
     def mirror_job(self) -> None:
         """Take the job's state when the job ended without the run noticing (worker killed)."""
         if self.job is None or self.is_finished:
             return
         if self.job.status == Job.Status.FAILED:
-            self.status = self.Status.FAILED
-            self.message = (self.job.error or "The balancing job failed.")[:500]
-            self.finished_at = self.job.finished_at or timezone.now()
-            self.save(update_fields=["status", "message", "finished_at"])
+            if not self.fail(self.job.error or "The balancing job failed."):
+                self.refresh_from_db()
         elif self.job.status == Job.Status.RUNNING and self.status == self.Status.QUEUED:
             self.status = self.Status.RUNNING
             self.save(update_fields=["status"])

@@ -7,6 +7,7 @@ import csv
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -51,6 +52,9 @@ COLUMNS = [
 ]
 NUMERIC = {"days", "assumed", "signoffs", "hours"}
 FEEDBACK_PER_ENGAGEMENT = 5
+# Rows per page of the manager/ops table. Filters, sorting, the counts and the CSV cover every
+# engagement; only the rendering is paged (200 rows of HTML cost as much as computing them).
+DASHBOARD_PAGE_SIZE = 50
 CSV_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -181,12 +185,20 @@ def _manager(request: HttpRequest, heading: str, template: str) -> HttpResponse:
     query.pop("sort", None)
     query.pop("dir", None)
     query.pop("format", None)
+    query.pop("page", None)
+    page = Paginator(rows, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    paging = query.copy()
+    if sort != "customer" or reverse:
+        paging["sort"], paging["dir"] = sort, "desc" if reverse else "asc"
     return render(
         request,
         template,
         {
             "heading": heading,
-            "rows": rows,
+            "rows": page.object_list,
+            "page": page,
+            "querystring": paging.urlencode(),
+            "total": len(rows),
             "sort": sort,
             "reverse": reverse,
             "columns": dashboard.PROVIDED_COLUMNS,

@@ -315,3 +315,55 @@ def test_architects_due_list_caps_feedback_per_engagement(world, client):
     html = client.get("/").content.decode()
     assert html.count("Feedback for you (Kickoff Call)") == 5
     assert "…and 3 more open feedback items for you" in html
+
+
+def test_the_manager_table_is_paged_after_filtering_and_sorting_every_engagement(
+    world, client, monkeypatch
+):
+    from engagements.views import dashboards
+
+    monkeypatch.setattr(dashboards, "DASHBOARD_PAGE_SIZE", 2)
+    for i in range(3):
+        make_engagement(world.org_a, name=f"Zeta {i}")
+    client.force_login(world.manager)
+    names = sorted(
+        [world.engagement.name, world.other.name, "Zeta 0", "Zeta 1", "Zeta 2"], reverse=True
+    )
+
+    first = client.get("/?sort=engagement&dir=desc&q=").content.decode()
+    assert "5 shown" in first  # the count covers every engagement, not the page
+    assert [n for n in names if n in _rows(first)] == names[:2]
+    assert "Page 1 of 3, 1–2 of 5" in first
+    # The next page keeps the filter and the sort.
+    assert 'href="?q=&amp;sort=engagement&amp;dir=desc&amp;page=2" rel="next"' in first
+    last = client.get("/?q=&sort=engagement&dir=desc&page=3").content.decode()
+    assert [n for n in names if n in _rows(last)] == names[4:]
+    assert 'rel="next"' not in last
+    # A page past the end shows the last one; the CSV has every row whatever the page.
+    assert "Page 3 of 3" in client.get("/?page=99").content.decode()
+    csv_rows = client.get("/?format=csv&page=1").content.decode().strip().splitlines()
+    assert len(csv_rows) == 1 + 5
+
+
+def test_each_engagement_projects_with_its_own_templates_calendar(world):
+    from engagements.models import Engagement, PlaybookTemplate
+
+    template = PlaybookTemplate.objects.get(pk=world.engagement.playbook_template_id)
+    slow = PlaybookTemplate.objects.create(
+        name="Slow calendar",
+        version=template.version + 1,
+        data={
+            **template.data,
+            "calendar": {"hours_low": 100, "months_low": 4, "hours_high": 200, "months_high": 6},
+        },
+    )
+    Engagement.objects.filter(pk=world.other.pk).update(playbook_template=slow, hour_budget=150)
+    Engagement.objects.filter(pk=world.engagement.pk).update(hour_budget=150)
+    rows = {
+        o.engagement.pk: o
+        for o in dashboard.engagement_overviews(
+            list(Engagement.objects.filter(pk__in=[world.engagement.pk, world.other.pk]))
+        )
+    }
+    assert rows[world.engagement.pk].projection.months == 2.5  # seed 000: 100-200 h, 2-3 months
+    assert rows[world.other.pk].projection.months == 5.0
