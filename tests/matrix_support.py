@@ -54,7 +54,7 @@ def routes_by_name(*, exclude_namespaces: tuple[str, ...] = ()) -> dict[str, Rou
     return routes
 
 
-_CONVERTER = re.compile(r"<(?:(int|str|slug|uuid|path):)?(\w+)>")
+_CONVERTER = re.compile(r"(?<!\?P)<(?:(int|str|slug|uuid|path):)?(\w+)>")
 _REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
@@ -104,10 +104,9 @@ def build_objects(engagement: Engagement, *, approver: User, architect: User) ->
     stakeholder = stakeholder_save(
         stakeholder=Stakeholder(engagement=engagement, name="Pat"), actor=architect
     )
-    viewer_membership = (
-        engagement.memberships.exclude(user__in=[approver, architect]).first()
-        or engagement.memberships.get(user=approver)
-    )
+    viewer_membership = engagement.memberships.exclude(
+        user__in=[approver, architect]
+    ).first() or engagement.memberships.get(user=approver)
     return {
         "engagement_pk": engagement.pk,
         "job_pk": job.pk,
@@ -214,3 +213,49 @@ def _design_objects(engagement: Engagement) -> dict[str, int]:
     make_hierarchy(engagement, replace(spec, pods=(PodSpec("all", "All", seats=1),)))
     run = make_run(engagement)
     return {"run_pk": run.pk, "atom_pk": run.atoms.first().pk}
+
+
+# --- Stored data fingerprint ---------------------------------------------------------------------
+
+# Rows a request may legitimately write whatever it is answered: the session, django-axes' access
+# log, and the user's last_login (written by the test client's force_login).
+FINGERPRINT_SKIP_APPS = frozenset({"sessions", "axes"})
+FINGERPRINT_SKIP_FIELDS = frozenset({"last_login"})
+
+
+def data_fingerprint(*, apps_only: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:
+    """``{"app.Model": (row count, sha256 of every row)}`` for every concrete model of the project
+    (or of ``apps_only``): compare two of them to prove a request changed nothing stored."""
+    import hashlib
+
+    from django.apps import apps
+
+    result: dict[str, tuple[int, str]] = {}
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.proxy or not meta.managed or meta.app_label in FINGERPRINT_SKIP_APPS:
+            continue
+        if apps_only and meta.app_label not in apps_only:
+            continue
+        fields = [f.attname for f in meta.concrete_fields if f.name not in FINGERPRINT_SKIP_FIELDS]
+        rows = model._base_manager.order_by("pk").values_list(*fields)
+        digest = hashlib.sha256()
+        count = 0
+        for row in rows.iterator(chunk_size=2000):
+            digest.update(repr(row).encode())
+            count += 1
+        result[meta.label] = (count, digest.hexdigest())
+    return result
+
+
+def fingerprint_changes(before: dict, after: dict) -> list[str]:
+    """The tables whose rows differ between two fingerprints, as readable lines."""
+    changes = []
+    for label in sorted(set(before) | set(after)):
+        b, a = before.get(label), after.get(label)
+        if b != a:
+            changes.append(
+                f"{label}: {b[0] if b else 0} rows -> {a[0] if a else 0} rows"
+                + (" (same count, contents changed)" if b and a and b[0] == a[0] else "")
+            )
+    return changes
