@@ -218,9 +218,10 @@ def _design_objects(engagement: Engagement) -> dict[str, int]:
 # --- Stored data fingerprint ---------------------------------------------------------------------
 
 # Rows a request may legitimately write whatever it is answered: the session, django-axes' access
-# log, and the user's last_login (written by the test client's force_login).
+# log, the user's last_login (written by the test client's force_login) and a routing token's
+# last_used_at (a once-a-minute hint written when a token authenticates, routing/access.py).
 FINGERPRINT_SKIP_APPS = frozenset({"sessions", "axes"})
-FINGERPRINT_SKIP_FIELDS = frozenset({"last_login"})
+FINGERPRINT_SKIP_FIELDS = frozenset({"last_login", "last_used_at"})
 
 
 def data_fingerprint(*, apps_only: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:
