@@ -21,6 +21,8 @@ Endpoints and the corpus folders they get:
 ``routing_audit``           ``files/`` (Routing → Accuracy audit)
 ``route_file_command``      ``files/``
 ``balance_file_command``    ``files/``
+``assumption_register``     ``form_values/`` (Assumptions → register, the value field)
+``assumption_correct``      ``form_values/`` (an assumption's "correct" decision)
 ``api``                     ``api/`` (bodies) + request cases built here (``API_REQUESTS``)
 ==========================  ==========================================================
 
@@ -60,6 +62,8 @@ FOLDERS = {
     "routing_audit": ("files",),
     "route_file_command": ("files",),
     "balance_file_command": ("files",),
+    "assumption_register": ("form_values",),
+    "assumption_correct": ("form_values",),
 }
 # Generated at run time, for the endpoints that take uploads (a command reads a local file: it
 # has no upload limit, but it keeps the unpacked-size limit).
@@ -71,6 +75,8 @@ GENERATED = {
     "routing_audit": ("generated/oversize.csv", "generated/zip_bomb_real.xlsx"),
     "route_file_command": ("generated/zip_bomb_real.xlsx",),
     "balance_file_command": ("generated/zip_bomb_real.xlsx",),
+    "assumption_register": ("generated/value_too_long.txt",),
+    "assumption_correct": ("generated/value_too_long.txt",),
 }
 # Lowered limits while the corpus runs (the generated files are built just over them).
 UPLOAD_LIMIT = 1024 * 1024
@@ -97,6 +103,8 @@ def _content(case: str) -> bytes:
         row = b"A-1,Acme,1000000,50,CA,94105,US\n"
         header = b"Account ID,Account Name,Annual Revenue,Employees,State,Postal Code,Country\n"
         return header + row * ((UPLOAD_LIMIT + 300_000) // len(row))  # 1.3 MB
+    if case == "generated/value_too_long.txt":
+        return b"7" * 20_001
     if case == "generated/zip_bomb_real.xlsx":
         return _compressible_workbook(UNPACKED_LIMIT + 200_000)
     return (CORPUS / case).read_bytes()
@@ -161,6 +169,13 @@ def corpus_world(world, settings, tmp_path):
 
     row.rollout_date = dt.date(2030, 1, 1)
     row.save()
+    from engagements.services import assumption_register
+    from tests.factories import make_meeting
+
+    world.assumption = assumption_register(
+        engagement=world.engagement, key="win.rate", category="other", statement="S", value=0.3
+    )
+    world.meeting = make_meeting(world.engagement)
     world.media = Path(settings.MEDIA_ROOT)
     world.tmp = tmp_path
     return world
@@ -272,6 +287,24 @@ def _balance_file_command(w, client, case, data, monkeypatch) -> str:
     return lines[0], lines[0]
 
 
+def _assumption_register(w, client, case, data) -> str:
+    client.force_login(w.architect)
+    url = f"/engagements/{w.engagement.pk}/assumptions/"
+    form = {"category": "other", "statement": "Typed value", "value": data.decode()}
+    response = client.post(url, form)
+    assert response.status_code in (200, 400), response.status_code
+    return _text(response), _form_errors(response)
+
+
+def _assumption_correct(w, client, case, data) -> str:
+    client.force_login(w.architect)
+    url = f"/engagements/{w.engagement.pk}/assumptions/{w.assumption.pk}/"
+    form = {"decision": "correct", "meeting": w.meeting.pk, "value": data.decode()}
+    response = client.post(url, form)
+    assert response.status_code in (200, 400), response.status_code
+    return _text(response), _form_errors(response)
+
+
 ENDPOINTS = {
     "intake": _intake,
     "account_import": _account_import,
@@ -280,6 +313,8 @@ ENDPOINTS = {
     "routing_audit": _routing_audit,
     "route_file_command": _route_file_command,
     "balance_file_command": _balance_file_command,
+    "assumption_register": _assumption_register,
+    "assumption_correct": _assumption_correct,
 }
 
 
@@ -447,7 +482,7 @@ def test_every_case_has_an_expectation():
     ]
     unused = [
         f"tests/data/bad/{folder}/{p.name} is sent to no endpoint"
-        for folder in ("files", "account_rows", "customer_list_rows", "api")
+        for folder in ("files", "account_rows", "customer_list_rows", "api", "form_values")
         for p in (CORPUS / folder).iterdir()
         if not any(
             f"{folder}/{p.name}" in EXPECTED.get(endpoint, {}) for endpoint in [*ENDPOINTS, "api"]

@@ -195,12 +195,24 @@ def api_bodies() -> dict[str, bytes]:
     }
 
 
+def form_values() -> dict[str, bytes]:
+    """Values typed into the assumption forms (register, and "correct" on a numeric one)."""
+    return {
+        "nan.txt": b"NaN",
+        "infinity.txt": b"-Infinity",
+        "number_1e309.txt": b"1e309",
+        "inside_json_1e309.txt": b'{"rate": 1e309}',
+        "deeply_nested.txt": b"[" * 2_000 + b"]" * 2_000,
+    }
+
+
 def main() -> None:
     groups = {
         "files": whole_files(),
         "account_rows": account_rows(),
         "customer_list_rows": customer_list_rows(),
         "api": api_bodies(),
+        "form_values": form_values(),
     }
     for folder, files in groups.items():
         target = HERE / folder
