@@ -65,6 +65,12 @@ def kwarg_names(route: str) -> list[str]:
 def fill(route: str, values: dict[str, object]) -> str:
     """The path of ``route`` with its keyword arguments taken from ``values`` (a missing one
     is a KeyError: every kwarg of the project must have an object in ``build_objects``)."""
+    missing = [name for name in kwarg_names(route) if name not in values]
+    if missing:
+        raise KeyError(
+            f"/{route} takes {', '.join(missing)}: create one such object on the engagement in "
+            "tests/matrix_support.build_objects and return its pk under that name"
+        )
     path = _CONVERTER.sub(lambda m: str(values[m.group(2)]), route)
     path = _REGEX_GROUP.sub(lambda m: str(values[m.group(1)]), path)
     return "/" + path.replace("^", "").replace("$", "").lstrip("/")
