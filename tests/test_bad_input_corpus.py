@@ -489,3 +489,83 @@ def test_every_case_has_an_expectation():
         )
     ]
     assert not missing + stale + unused, "\n".join(missing + stale + unused)
+
+
+# --- Bad parameters of the file commands ----------------------------------------------------------
+
+GOOD_ACCOUNTS = (
+    b"Account ID,Account Name,Annual Revenue,State,Postal Code\nA-9,Zed,100,CA,94105\n"
+    b"A-8,Yak,200,NY,10001\n"
+)
+# (command, arguments after the file; "{engagement}" and "{tmp}" are filled in, message fragment)
+BAD_PARAMETERS = {
+    "import_accounts:mapping_not_json": (
+        "import_accounts",
+        ["--mapping", "{not json"],
+        "--mapping is not valid JSON",
+    ),
+    "import_accounts:mapping_not_object": (
+        "import_accounts",
+        ["--mapping", '{"Account ID": 5}'],
+        '--mapping must be a JSON object {"file column": "field"}.',
+    ),
+    "import_accounts:mapping_unknown_column": (
+        "import_accounts",
+        ["--mapping", '{"Revenue": "annual_revenue"}'],
+        "--mapping names columns the file does not have: Revenue",
+    ),
+    "import_accounts:mapping_unknown_field": (
+        "import_accounts",
+        ["--mapping", '{"Account Name": "nickname"}'],
+        "nickname",
+    ),
+    "import_accounts:no_such_engagement": ("import_accounts", ["@999999"], "No engagement with id"),
+    "route_file:out_not_csv": ("route_file", ["--out", "{tmp}/out.pdf"], "--out must end in"),
+    "route_file:out_folder_missing": (
+        "route_file",
+        ["--out", "{tmp}/nowhere/out.csv"],
+        "does not exist",
+    ),
+    "balance_file:zero_territories": ("balance_file", ["--territories", "0"], "--territories"),
+    "balance_file:tolerance_out_of_range": (
+        "balance_file",
+        ["--territories", "2", "--tolerance", "1.5"],
+        "--tolerance must be in [0, 1) (got 1.5)",
+    ),
+    "balance_file:unknown_measure": (
+        "balance_file",
+        ["--territories", "2", "--measures", "Profit"],
+        "Profit",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_PARAMETERS))
+def test_bad_command_parameter(case, corpus_world):
+    command, extra, fragment = BAD_PARAMETERS[case]
+    w = corpus_world
+    source = w.tmp / "accounts.csv"
+    source.write_bytes(GOOD_ACCOUNTS)
+    extra = [a.replace("{tmp}", str(w.tmp)) for a in extra]
+    engagement = str(w.engagement.pk)
+    if extra[:1] == ["@999999"]:
+        engagement, extra = "999999", extra[1:]
+    if command == "balance_file":
+        argv = [str(source), *extra]
+    elif command == "route_file":
+        argv = [engagement, str(source), *extra]
+    else:
+        argv = [engagement, str(source), *extra]
+    before, media_before = data_fingerprint(), _media_files(w.media)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.raises((CommandError, SystemExit)) as caught:
+        call_command(command, *argv, stdout=stdout, stderr=stderr)
+    if isinstance(caught.value, SystemExit):
+        assert caught.value.code == 2, caught.value.code
+        shown = stderr.getvalue().strip()
+        assert len(shown.splitlines()) == 1, shown
+    else:
+        shown = str(caught.value)
+    assert fragment in shown, f"{case}: {fragment!r} not in {shown!r}"
+    assert fingerprint_changes(before, data_fingerprint()) == []
+    assert _media_files(w.media) == media_before
