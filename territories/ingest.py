@@ -274,7 +274,7 @@ def _sheet_paths(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
     try:
         workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
         rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    except (KeyError, ElementTree.ParseError) as exc:
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError) as exc:
         raise FileRejected(f"The workbook's structure is damaged ({exc}).") from exc
     except Exception as exc:  # defusedxml refuses entity tricks with its own exceptions
         raise FileRejected(f"The workbook holds XML that cannot be read safely ({exc}).") from exc
@@ -475,7 +475,7 @@ def _xlsx_head(archive: zipfile.ZipFile, sheet_path: str, limit: int) -> list[li
                         break
         wanted = {int(text) for row in cells for kind, text in row.values() if kind == "s" and text}
         strings = _shared_strings(archive, max(wanted)) if wanted else {}
-    except KeyError as exc:
+    except (KeyError, zipfile.BadZipFile) as exc:  # BadZipFile: a part fails its CRC check
         raise FileRejected(f"The workbook's structure is damaged ({exc}).") from exc
     except Exception as exc:  # defusedxml refuses entity tricks; a broken XML fails here too
         raise FileRejected(f"The workbook holds XML that cannot be read safely ({exc}).") from exc

@@ -26,9 +26,9 @@ Endpoints and the corpus folders they get:
 ``api``                     ``api/`` (bodies) + request cases built here (``API_REQUESTS``)
 ==========================  ==========================================================
 
-Cases made at run time rather than committed (``generated/…``): an upload over the size limit
-and a real, highly compressible workbook over the unpacked-size limit (both limits lowered for
-the test so the files stay small).
+Cases made at run time rather than committed (``generated/…``): an upload over the size limit,
+a real, highly compressible workbook over the unpacked-size limit (both limits lowered for the
+test so the files stay small) and a workbook whose sheet lies about its unpacked size.
 
 A corpus file or a generated case without an entry for an endpoint fails
 ``test_every_case_has_an_expectation`` with the line to add.
@@ -68,13 +68,29 @@ FOLDERS = {
 # Generated at run time, for the endpoints that take uploads (a command reads a local file: it
 # has no upload limit, but it keeps the unpacked-size limit).
 GENERATED = {
-    "intake": ("generated/oversize.csv", "generated/zip_bomb_real.xlsx"),
-    "account_import": ("generated/oversize.csv", "generated/zip_bomb_real.xlsx"),
-    "import_accounts_command": ("generated/oversize.csv", "generated/zip_bomb_real.xlsx"),
-    "routing_batch": ("generated/oversize.csv", "generated/zip_bomb_real.xlsx"),
-    "routing_audit": ("generated/oversize.csv", "generated/zip_bomb_real.xlsx"),
-    "route_file_command": ("generated/zip_bomb_real.xlsx",),
-    "balance_file_command": ("generated/zip_bomb_real.xlsx",),
+    "intake": ("generated/oversize.csv", "generated/zip_bomb_real.xlsx", "generated/zip_liar.xlsx"),
+    "account_import": (
+        "generated/oversize.csv",
+        "generated/zip_bomb_real.xlsx",
+        "generated/zip_liar.xlsx",
+    ),
+    "import_accounts_command": (
+        "generated/oversize.csv",
+        "generated/zip_bomb_real.xlsx",
+        "generated/zip_liar.xlsx",
+    ),
+    "routing_batch": (
+        "generated/oversize.csv",
+        "generated/zip_bomb_real.xlsx",
+        "generated/zip_liar.xlsx",
+    ),
+    "routing_audit": (
+        "generated/oversize.csv",
+        "generated/zip_bomb_real.xlsx",
+        "generated/zip_liar.xlsx",
+    ),
+    "route_file_command": ("generated/zip_bomb_real.xlsx", "generated/zip_liar.xlsx"),
+    "balance_file_command": ("generated/zip_bomb_real.xlsx", "generated/zip_liar.xlsx"),
     "assumption_register": ("generated/value_too_long.txt",),
     "assumption_correct": ("generated/value_too_long.txt",),
 }
@@ -107,6 +123,8 @@ def _content(case: str) -> bytes:
         return b"7" * 20_001
     if case == "generated/zip_bomb_real.xlsx":
         return _compressible_workbook(UNPACKED_LIMIT + 200_000)
+    if case == "generated/zip_liar.xlsx":
+        return _lying_workbook()
     return (CORPUS / case).read_bytes()
 
 
@@ -125,9 +143,28 @@ def _compressible_workbook(unpacked: int) -> bytes:
         + b"</sheetData></worksheet>"
     )
     data = _minimal_xlsx(sheet_xml=sheet)
-    assert len(data) < 64 * 1024
+    assert len(data) < 128 * 1024
     assert sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist()) > unpacked
     return data
+
+
+def _lying_workbook() -> bytes:
+    """A workbook whose sheet unpacks to 4 MB but declares 1,000 bytes (local header and
+    central directory both lie): the declared-size check passes, so the readers must stop at
+    the declared size instead of trusting it."""
+    import struct
+
+    data = bytearray(_compressible_workbook(4 * 1024 * 1024))
+    name = b"xl/worksheets/sheet1.xml"
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        length = struct.unpack_from("<H", data, at + 28)[0]
+        if bytes(data[at + 46 : at + 46 + length]) == name:
+            struct.pack_into("<I", data, at + 24, 1000)
+            local = struct.unpack_from("<I", data, at + 42)[0]
+            struct.pack_into("<I", data, local + 22, 1000)
+        at = data.find(b"PK\x01\x02", at + 4)
+    return bytes(data)
 
 
 def _text(response) -> str:
