@@ -84,10 +84,7 @@ def parse_money(raw: object) -> float | None:
 def _read(content: bytes, filename: str, max_uncompressed: int) -> pd.DataFrame:
     name = filename.lower()
     if name.endswith(".csv"):
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = content.decode("latin-1")
+        text = _decode(content, filename)
         return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     if name.endswith(".xlsx"):
         try:
@@ -103,6 +100,34 @@ def _read(content: bytes, filename: str, max_uncompressed: int) -> pd.DataFrame:
             )
         return pd.read_excel(io.BytesIO(content), engine="calamine", dtype=object)
     raise CustomerListError([f"{filename}: upload a .csv or .xlsx file"])
+
+
+def _decode(content: bytes, filename: str) -> str:
+    """The CSV's text: UTF-8 (with or without BOM), UTF-16 with a BOM, or Windows-1252; a file
+    that is none of these (binary data, UTF-16 without a BOM) is refused by name."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return content.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise CustomerListError([f"{filename} is not valid UTF-16 text ({exc})"]) from exc
+    if b"\x00" in content[:65536]:
+        raise CustomerListError(
+            [
+                f"{filename} holds binary data (NUL bytes), not CSV text; if it is a UTF-16 "
+                "export, save it again as “CSV UTF-8”"
+            ]
+        )
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError as exc:
+            failure = exc
+    raise CustomerListError(
+        [
+            f"{filename}: byte 0x{content[failure.start : failure.start + 1].hex()} at position "
+            f"{failure.start:,} is neither UTF-8 nor Windows-1252 text; save it as “CSV UTF-8”"
+        ]
+    )
 
 
 def inspect_customer_list(

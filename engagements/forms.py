@@ -252,6 +252,9 @@ class ReasonForm(forms.Form):
 # --- Assumptions -----------------------------------------------------------------------------
 
 
+MAX_VALUE_CHARS = 20_000  # an assumption value is a number, a phrase or a small JSON document
+
+
 def parse_value_input(raw: str, *, like=None):
     """The value an architect typed: JSON when it parses (numbers, lists, objects), else text.
 
@@ -263,10 +266,24 @@ def parse_value_input(raw: str, *, like=None):
     text = raw.strip()
     if not text:
         raise forms.ValidationError("Give the corrected value.")
+    if len(text) > MAX_VALUE_CHARS:
+        raise forms.ValidationError(
+            f"The value is {len(text):,} characters long; the limit is {MAX_VALUE_CHARS:,}."
+        )
     try:
         value = json.loads(text)
     except ValueError:
         value = text
+    except RecursionError:
+        raise forms.ValidationError("The JSON is nested too deeply.") from None
+    try:
+        # NaN, Infinity and numbers past the float range (1e309) are not JSON: refused here,
+        # not by the database.
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise forms.ValidationError(
+            f"“{text[:60]}” is not a finite number (NaN, Infinity and 1e309 cannot be stored)."
+        ) from None
     like_number = isinstance(like, int | float) and not isinstance(like, bool)
     value_number = isinstance(value, int | float) and not isinstance(value, bool)
     if like_number and not value_number:

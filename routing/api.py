@@ -26,6 +26,7 @@ from routing.access import settings_for, token_for_request
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 300
+MAX_WHOLE = 10**18  # a size past this is a typo or an attack, never a company
 TEXT_FIELDS = ("name", "domain", "industry", "country", "state", "city")
 NUMBER_FIELDS = ("annual_revenue", "employees")
 ID_FIELDS = ("external_id", "postal_code")  # text, or a whole number a spreadsheet made of it
@@ -97,7 +98,9 @@ def _check_record(value: Any, where: str) -> tuple[dict[str, Any] | None, list, 
             errors.append({"field": field, "message": "Must be a string or null."})
         elif isinstance(item, str) and len(item) > MAX_TEXT:
             errors.append({"field": field, "message": f"Longer than {MAX_TEXT} characters."})
-        elif isinstance(item, float) and not math.isfinite(item):
+        elif (isinstance(item, float) and not math.isfinite(item)) or (
+            isinstance(item, int) and name in NUMBER_FIELDS and abs(item) > MAX_WHOLE
+        ):
             errors.append({"field": field, "message": "Must be a finite number."})
         else:
             record[name] = item
@@ -148,6 +151,8 @@ def route(request: HttpRequest) -> JsonResponse:
         payload = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         return _error(400, _one("body", f"Not valid JSON: {exc}"))
+    except RecursionError:
+        return _error(400, _one("body", "The JSON is nested too deeply; a record is flat."))
     if not isinstance(payload, dict):
         return _error(
             400, _one("body", 'The body must be a JSON object: a record or {"records": [...]}.')

@@ -354,7 +354,10 @@ def parse_size(value: object) -> float | None | int:
     if isinstance(value, (bool, np.bool_)):
         return UNPARSEABLE
     if isinstance(value, (int, np.integer)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a whole number past the float range (10**400) is infinite
+            return UNPARSEABLE
     elif isinstance(value, (float, np.floating)):
         if math.isnan(value):
             return BLANK

@@ -10,7 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engagements.access import Capability, engagement_view, require
 from engagements.exports import csv_response
@@ -275,6 +275,7 @@ def routing_settings(request: HttpRequest, engagement: Engagement) -> HttpRespon
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def change_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     changes = engagement.territory_changes.select_related("actor", "territory")[:300]
     return render(request, "routing/change_list.html", _page(engagement, changes=changes))
@@ -334,6 +335,7 @@ def batch_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def batch_detail(request: HttpRequest, engagement: Engagement, batch_pk: int) -> HttpResponse:
     batch = get_object_or_404(engagement.routing_batches.select_related("job"), pk=batch_pk)
     return render(
@@ -342,6 +344,7 @@ def batch_detail(request: HttpRequest, engagement: Engagement, batch_pk: int) ->
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def batch_download(request: HttpRequest, engagement: Engagement, batch_pk: int):
     batch = get_object_or_404(engagement.routing_batches, pk=batch_pk)
     if not batch.result_file:
@@ -357,6 +360,7 @@ def batch_download(request: HttpRequest, engagement: Engagement, batch_pk: int):
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def qa_suite(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     cases = list(engagement.qa_cases.all())
     run = engagement.qa_runs.first()
@@ -458,6 +462,7 @@ def qa_case_delete(request: HttpRequest, engagement: Engagement, case_pk: int):
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def qa_run_detail(request: HttpRequest, engagement: Engagement, qa_run_pk: int) -> HttpResponse:
     run = get_object_or_404(engagement.qa_runs, pk=qa_run_pk)
     return render(
@@ -503,6 +508,7 @@ def audit_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def audit_detail(request: HttpRequest, engagement: Engagement, audit_pk: int) -> HttpResponse:
     audit = get_object_or_404(engagement.routing_audits.select_related("job"), pk=audit_pk)
     return render(
@@ -554,18 +560,21 @@ def token_revoke(request: HttpRequest, engagement: Engagement, token_pk: int):
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def tech_spec(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     spec = services.tech_spec(engagement=engagement)
     return render(request, "routing/tech_spec.html", _page(engagement, spec=spec))
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def export_territories(request: HttpRequest, engagement: Engagement):
     header, rows = services.territory_export(engagement=engagement)
     return csv_response(f"territory__c-{engagement.pk}.csv", header, rows)
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def export_fields(request: HttpRequest, engagement: Engagement):
     return csv_response(
         "territory__c-fields.csv", salesforce.FIELD_LIST_HEADER, salesforce.field_list_rows()
@@ -573,12 +582,14 @@ def export_fields(request: HttpRequest, engagement: Engagement):
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def export_overrides(request: HttpRequest, engagement: Engagement):
     header, rows = services.override_export(engagement=engagement)
     return csv_response(f"named-account-overrides-{engagement.pk}.csv", header, rows)
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def export_accounts(request: HttpRequest, engagement: Engagement):
     header, rows = services.account_list_export(engagement=engagement)
     return csv_response(f"territory-accounts-{engagement.pk}.csv", header, rows)

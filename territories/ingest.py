@@ -114,6 +114,9 @@ TRUE_WORDS = frozenset({"true", "yes", "y", "1", "x", "customer", "client", "act
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "", "prospect", "lead", "not a customer"})
 
 _US_COUNTRY = {"", "us", "usa", "u.s.", "u.s.a.", "united states", "united states of america"}
+_US_NAMED = _US_COUNTRY - {""}
+_US_ZIP = re.compile(r"\d{5}(?:-?\d{4})?\Z")
+_DIGITS = re.compile(r"[\d-]+\Z")
 
 
 class FileRejected(ValueError):
@@ -271,7 +274,7 @@ def _sheet_paths(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
     try:
         workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
         rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    except (KeyError, ElementTree.ParseError) as exc:
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError) as exc:
         raise FileRejected(f"The workbook's structure is damaged ({exc}).") from exc
     except Exception as exc:  # defusedxml refuses entity tricks with its own exceptions
         raise FileRejected(f"The workbook holds XML that cannot be read safely ({exc}).") from exc
@@ -472,7 +475,7 @@ def _xlsx_head(archive: zipfile.ZipFile, sheet_path: str, limit: int) -> list[li
                         break
         wanted = {int(text) for row in cells for kind, text in row.values() if kind == "s" and text}
         strings = _shared_strings(archive, max(wanted)) if wanted else {}
-    except KeyError as exc:
+    except (KeyError, zipfile.BadZipFile) as exc:  # BadZipFile: a part fails its CRC check
         raise FileRejected(f"The workbook's structure is damaged ({exc}).") from exc
     except Exception as exc:  # defusedxml refuses entity tricks; a broken XML fails here too
         raise FileRejected(f"The workbook holds XML that cannot be read safely ({exc}).") from exc
@@ -979,6 +982,29 @@ def validate(
                 f"{restored:,} US postal codes had lost their leading zeros (as Excel does); "
                 "they were restored."
             )
+        # A US ZIP is 5 digits or ZIP+4; routing cuts on its digits, so a 10-digit or lettered
+        # code on a US account would route wrongly. Without a country, only an all-digit code
+        # of another length is refused (foreign codes pass as written).
+        not_zip = np.fromiter(
+            (
+                bool(code)
+                and not _US_ZIP.match(code)
+                and (
+                    country.lower() in _US_NAMED
+                    or (not country.strip() and _DIGITS.match(code) is not None)
+                )
+                for code, country in zip(fixed, countries, strict=True)
+            ),
+            dtype=bool,
+            count=total,
+        )
+        errors += _row_errors(
+            rows,
+            codes,
+            not_zip,
+            header_of["postal_code"],
+            "Not a US ZIP code (5 digits, or ZIP+4 as 12345-6789).",
+        )
 
     if custom_headers:
         columns = [text[h] for h in custom_headers]

@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engagements.access import Capability, engagement_view
 from engagements.exports import csv_response
@@ -53,6 +53,7 @@ PAGE_SIZE = 50
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def account_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     accounts = engagement.accounts.all()
     segment = request.GET.get("segment", "")
@@ -106,6 +107,7 @@ def account_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def account_export_csv(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     header, rows, _ = services.valued_accounts_table(engagement=engagement)
     return csv_response(f"valued-accounts-{engagement.pk}.csv", header, rows)
@@ -125,6 +127,7 @@ def account_export_xlsx(request: HttpRequest, engagement: Engagement) -> HttpRes
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def account_export_download(request: HttpRequest, engagement: Engagement, export_pk: int):
     job = get_object_or_404(
         engagement.jobs, pk=export_pk, kind=EXPORT_KIND, status=Job.Status.SUCCEEDED
@@ -229,6 +232,7 @@ def import_detail(request: HttpRequest, engagement: Engagement, import_pk: int) 
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def import_errors_csv(request: HttpRequest, engagement: Engagement, import_pk: int):
     record = get_object_or_404(engagement.imports.defer("errors", "preview"), pk=import_pk)
     if not record.errors_file:
@@ -274,6 +278,7 @@ def data_quality(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def tier_matrix(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     rules = services.tier_rules_ordered(engagement=engagement)
     summary = ValuationSummary.objects.filter(engagement=engagement).first()
@@ -647,6 +652,7 @@ def coverage_detail(request: HttpRequest, engagement: Engagement) -> HttpRespons
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def team(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     capacity = services.capacity_settings_get(engagement=engagement).by_state()
     reps = list(engagement.reps.all())

@@ -33,6 +33,7 @@ def _engagement_rows(user):
 
 
 @login_required
+@require_GET
 def engagement_list(request: HttpRequest) -> HttpResponse:
     rows = list(_engagement_rows(request.user))
     can_create = not request.user.is_customer and global_role(request.user) is None
@@ -121,6 +122,7 @@ def job_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 
 @engagement_view()
+@require_GET
 def job_detail(request: HttpRequest, engagement: Engagement, job_pk: int) -> HttpResponse:
     job = job_refresh(get_object_or_404(engagement.jobs.select_related("created_by"), pk=job_pk))
     return render(
@@ -131,6 +133,7 @@ def job_detail(request: HttpRequest, engagement: Engagement, job_pk: int) -> Htt
 
 
 @engagement_view()
+@require_GET
 def job_status(request: HttpRequest, engagement: Engagement, job_pk: int) -> HttpResponse:
     """The polled fragment: progress bar while active; stops htmx polling once finished."""
     job = job_refresh(get_object_or_404(engagement.jobs, pk=job_pk))

@@ -6,12 +6,14 @@ then parsed as numbers, with the first bad cell named by row and column in the e
 
 from __future__ import annotations
 
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from python_calamine import CalamineError
 
 from territories.balancing.model import COUNT, BalancingError, Problem
 
@@ -25,6 +27,30 @@ class InputError(BalancingError):
     """The input file or options are wrong (one line for the user)."""
 
 
+def _decode(raw: bytes, name: str) -> str:
+    """A CSV's text: UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252. Binary data
+    (NUL bytes, which is also what UTF-16 without a BOM looks like) is refused by name."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name} is not valid UTF-16 text ({exc})") from exc
+    if b"\x00" in raw[:65536]:
+        raise InputError(
+            f"{name} holds binary data (NUL bytes), not CSV text; if it is a UTF-16 export, "
+            "save it again as CSV UTF-8"
+        )
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            failure = exc
+    raise InputError(
+        f"{name}: byte 0x{raw[failure.start : failure.start + 1].hex()} at position "
+        f"{failure.start:,} is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8"
+    )
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """All cells of ``path`` (``.csv``, ``.txt``, ``.xlsx``, ``.xlsm``) as strings, no NaN."""
     p = Path(path)
@@ -35,13 +61,21 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in (".xlsx", ".xlsm"):
             with zipfile.ZipFile(p) as z:
                 if sum(i.file_size for i in z.infolist()) > MAX_XLSX_UNPACKED:
-                    raise InputError(f"{p.name}: spreadsheet unpacks to more than 512 MB")
+                    raise InputError(
+                        f"{p.name}: spreadsheet unpacks to more than "
+                        f"{MAX_XLSX_UNPACKED / 2**20:,.0f} MB"
+                    )
             df = pd.read_excel(p, engine="calamine", dtype=str, keep_default_na=False)
         else:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+            text = _decode(p.read_bytes(), p.name)
+            df = pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
+            )
     except InputError:
         raise
-    except (ValueError, OSError, zipfile.BadZipFile, pd.errors.ParserError) as exc:
+    # CalamineError: the XLSX reader's own errors (not a workbook inside the zip, XML it
+    # refuses such as entity definitions) are bad input like any other.
+    except (ValueError, OSError, zipfile.BadZipFile, pd.errors.ParserError, CalamineError) as exc:
         raise InputError(f"cannot read {p.name}: {str(exc).splitlines()[0]}") from exc
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from engagements.models import Engagement
 from territories import ingest, services
@@ -46,21 +47,29 @@ class Command(BaseCommand):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
-        try:
-            with path.open("rb") as handle:
-                record = services.account_import_create(
-                    engagement=target, upload=File(handle, name=path.name), user=None
+        # The upload record and its mapping are one step: a mapping refused leaves no import
+        # behind (no row, no activity line, no stored file).
+        with transaction.atomic():
+            try:
+                with path.open("rb") as handle:
+                    record = services.account_import_create(
+                        engagement=target, upload=File(handle, name=path.name), user=None
+                    )
+            except ValidationError as exc:
+                raise CommandError(f"{path.name}: {' '.join(exc.messages)}") from None
+            headers = record.table().headers
+            chosen = dict(record.mapping)
+            try:
+                if mapping:
+                    chosen.update(self._mapping(mapping, headers))
+                services.account_import_configure(
+                    account_import=record, mapping=chosen, strict=strict
                 )
-        except ValidationError as exc:
-            raise CommandError(f"{path.name}: {' '.join(exc.messages)}") from None
-        headers = record.table().headers
-        chosen = dict(record.mapping)
-        if mapping:
-            chosen.update(self._mapping(mapping, headers))
-        try:
-            services.account_import_configure(account_import=record, mapping=chosen, strict=strict)
-        except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from None
+            except (CommandError, ValidationError) as exc:
+                record.file.delete(save=False)
+                if isinstance(exc, CommandError):
+                    raise
+                raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(f"{path.name}: {record.table().description}, {len(headers)} columns")
         for header in headers:
             self.stdout.write(f"  {header} -> {chosen[header]}", style_func=None)
