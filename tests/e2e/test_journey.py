@@ -1,0 +1,280 @@
+"""The whole engagement in a real browser, as its users would walk it (issue 9, item 1).
+
+Each person has their own browser context and logs in through the login form. Only the people
+and the customer organisation are made in Python; everything else is clicked: the architect
+creates the engagement and puts the customer on it; the customer fills the intake form and
+uploads the account list; the architect imports it, confirms the tier matrix and valuation in a
+meeting; the customer signs the definitions and the valuation; the architect builds the
+hierarchy (California split), runs balancing, moves one account by hand and approves; the
+customer signs the territory map; the engineer generates the territory object and runs the QA
+suite green; the customer routes a record through the API and sees the trace. The manager
+watches the engagement move through the phases on the dashboard.
+
+Jobs (import, revaluation, balancing, QA) run inline as soon as they are enqueued, the way the
+other browser tests run them: the live server has no worker.
+
+Screenshots of every step: test-artifacts/test_journey/NN-step.png (not committed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from engagements.models import CustomerOrganization, Engagement, User
+from tests.e2e.journey_support import (
+    People,
+    Shots,
+    account_frame,
+    account_list_csv,
+    customer_list_csv,
+)
+from tests.factories import make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ORG = "Northwind Robotics"
+ENGAGEMENT = "Northwind territory design FY27"
+N_ACCOUNTS = 600
+
+
+@pytest.fixture(autouse=True)
+def jobs_run_inline(monkeypatch):
+    """The live server has no worker here: a job runs as soon as it is enqueued."""
+    import importlib
+
+    from engagements import tracking
+
+    class InlineQueue:
+        def enqueue(self, func, job_pk, **kwargs):
+            getattr(importlib.import_module(func.__module__), func.__name__)(job_pk)
+
+    monkeypatch.setattr(tracking, "_queue", lambda: InlineQueue())
+
+
+@pytest.fixture
+def cast(db):
+    """The people (test set-up): consultants, consultancy-wide roles, the customer's staff."""
+    organization = CustomerOrganization.objects.create(name=ORG)
+    return {
+        "arch": make_user("arch", first_name="Ada", last_name="Architect"),
+        "eng": make_user("eng", first_name="Eli", last_name="Engineer"),
+        "boss": make_user("boss", first_name="Mia", last_name="Manager", staff_role="manager"),
+        "opsy": make_user("opsy", first_name="Oli", last_name="Ops", staff_role="ops"),
+        "carla": make_user("carla", org=organization, first_name="Carla", last_name="Reyes"),
+    }
+
+
+@pytest.fixture
+def account_files(tmp_path):
+    frame = account_frame(N_ACCOUNTS, seed=27)
+    accounts = tmp_path / "northwind-accounts.csv"
+    accounts.write_bytes(account_list_csv(frame))
+    customers = tmp_path / "northwind-customers.csv"
+    customers.write_bytes(customer_list_csv(frame))
+    return {"frame": frame, "accounts": accounts, "customers": customers}
+
+
+def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    shots = Shots.for_test("test_journey")
+    people = People(browser, live_server.url)
+    try:
+        engagement = _architect_creates_and_invites(people("arch"), shots)
+        base = f"/engagements/{engagement.pk}"
+        _manager_sees(people("boss"), shots, "strategy", phase="1. Strategy")
+        _customer_intake_and_upload(people("carla"), shots, base, account_files)
+        _architect_imports(people("arch"), shots, base, account_files)
+        _architect_tiers_and_meetings(people("arch"), shots, base)
+        signed = _customer_signs_everything_pending(people("carla"), shots, "definitions")
+        assert {"ICP tier matrix", "Account valuation methodology", "Enterprise"} <= signed, signed
+    except Exception:
+        for username, page in people.pages.items():
+            shots(page, f"FAILED-page-of-{username}")
+        raise
+    finally:
+        people.close()
+
+
+def _architect_creates_and_invites(page, shots) -> Engagement:
+    page.get_by_role("link", name="New engagement").first.click()
+    page.select_option("#id_organization", label=ORG)
+    page.fill("#id_name", ENGAGEMENT)
+    page.fill("#id_start_date", dt.date.today().isoformat())
+    page.fill("#id_fiscal_year_start", (dt.date.today() + dt.timedelta(days=150)).isoformat())
+    page.fill("#id_hour_budget", "160")
+    shots(page, "architect-creates-engagement")
+    page.get_by_role("button", name="Create the engagement").click()
+    page.wait_for_load_state("networkidle")
+    assert "four phases and their checklists are ready" in page.content()
+    engagement = Engagement.objects.get(name=ENGAGEMENT)
+    assert page.locator("h1").first.inner_text() == ENGAGEMENT
+
+    # The team: the engineer, and the customer's approver (the invitation into the portal).
+    page.goto(f"/engagements/{engagement.pk}/team/")
+    for label, role in (("Eli Engineer", "Engineer"), ("Carla Reyes", "Customer approver")):
+        page.select_option("#id_user", label=f"{label} ({'consultancy' if role == 'Engineer' else ORG})")
+        page.select_option("#id_role", label=role)
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_load_state("networkidle")
+        assert f"{label} is on the team." in page.content()
+    shots(page, "architect-invites-customer")
+    return engagement
+
+
+def _manager_sees(page, shots, step: str, *, phase: str, subphase: str | None = None):
+    page.goto("/")
+    row = page.locator("tr", has=page.get_by_role("link", name=ENGAGEMENT))
+    assert row.count() == 1
+    text = row.inner_text()
+    assert phase in text, text
+    if subphase:
+        assert subphase in text, text
+    shots(page, f"manager-dashboard-{step}")
+    return text
+
+
+def _customer_intake_and_upload(page, shots, base, files):
+    # The home page tells the customer what is asked of them.
+    assert "Customer portal" in page.locator("h1").first.inner_text()
+    page.goto(f"{base}/intake/")
+    page.fill("#id_current_definitions", "Enterprise is $1B+ revenue; everything else is Commercial.")
+    page.select_option("#id_assignment_logic", index=1)
+    page.fill("#id_assignment_details", "Round robin inside each region; California split by hand.")
+    for name, value in (("org_ae", "6"), ("org_sdr", "3"), ("org_se", "2"), ("org_csm", "2")):
+        page.fill(f"#id_{name}", value)
+    page.fill("#id_org_am", "1")
+    page.fill("#id_org_notes", "Two regional directors report to the VP Sales.")
+    page.fill("#id_headcount_trajectory", "Two AEs in H1, one in H2.")
+    page.fill("#id_planned_hires_12m", "3")
+    page.fill("#id_fiscal_year_start", (dt.date.today() + dt.timedelta(days=150)).isoformat())
+    page.locator("#section-partners input[type=radio]").last.check()
+    page.fill("#id_pain_points", "Nobody knows who owns new California accounts.")
+    page.wait_for_selector("#intake-status >> text=Saved at")
+    page.set_input_files("#id_file", str(files["customers"]))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.wait_for_load_state("networkidle")
+    customers = int(files["frame"]["is_customer"].sum())
+    assert f"{customers} customers" in page.content()
+    shots(page, "customer-fills-intake")
+    page.get_by_role("button", name=re.compile("Submit")).click()
+    page.wait_for_load_state("networkidle")
+    assert "the intake form is submitted" in page.content()
+    shots(page, "customer-submits-intake")
+
+    # The account list goes to the architect through the account import.
+    page.goto(f"{base}/accounts/imports/")
+    page.set_input_files("#id_file", str(files["accounts"]))
+    page.click("text=Upload and check")
+    page.wait_for_load_state("networkidle")
+    shots(page, "customer-uploads-account-list")
+
+
+def _architect_imports(page, shots, base, files):
+    page.goto(f"{base}/accounts/imports/")
+    page.get_by_role("link", name="northwind-accounts.csv").click()
+    assert "Confirm the columns" in page.content()
+    assert page.locator("#mapping-form select").first.input_value() == "external_id"
+    page.locator("#mapping-form button[type=submit]").click()
+    page.wait_for_selector("#import-result")
+    page.locator("#import-result >> text=Accounts created").wait_for()
+    shots(page, "architect-imports-accounts")
+    page.goto(f"{base}/accounts/")
+    assert f"{N_ACCOUNTS:,} accounts" in page.content() or f"{N_ACCOUNTS} accounts" in page.content()
+    shots(page, "valued-accounts")
+
+
+def plan_meeting(page, base, kind: str, *, held: bool = True, attendees=("Carla Reyes",)):
+    """Plan a meeting of ``kind`` (its option label) for today and, if ``held``, mark it held."""
+    page.goto(f"{base}/meetings/")
+    page.select_option("#id_kind", label=kind)
+    page.fill("#id_scheduled_at", dt.datetime.now().strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Plan it").click()
+    page.wait_for_load_state("networkidle")
+    assert "agenda is filled in from the playbook" in page.content()
+    meeting_url = page.url
+    if held:
+        page.select_option("#id_status", "held")
+        for name in attendees:
+            page.get_by_label(name).check()
+        page.get_by_role("button", name="Save", exact=True).click()
+        page.wait_for_load_state("networkidle")
+    return meeting_url
+
+
+def _architect_tiers_and_meetings(page, shots, base):
+    # The v0 ICP tier matrix: T1 is software or financial services with 500+ employees.
+    page.goto(f"{base}/accounts/tiers/new/")
+    page.select_option("#id_tier", "T1")
+    page.select_option("#id_cond-0-field", "industry")
+    page.select_option("#id_cond-0-op", "in")
+    page.fill("#id_cond-0-value", "Software, Financial Services")
+    page.select_option("#id_cond-1-field", "employees")
+    page.select_option("#id_cond-1-op", "gte")
+    page.fill("#id_cond-1-value", "500")
+    page.locator("#id_cond-1-value").dispatch_event("change")
+    page.wait_for_selector("#tier-preview table")
+    page.click("text=Save the rule")
+    page.wait_for_load_state("networkidle")
+    shots(page, "architect-tier-matrix")
+
+    plan_meeting(page, base, "1b · Kickoff Call")
+    workshop = plan_meeting(page, base, "1c · ICP/TAM Workshop")
+    page.goto(f"{base}/assumptions/")
+    shots(page, "assumptions-before-the-workshop")
+    for key in ("tiers.T1.rules", "segments.thresholds", "segments.enterprise_threshold"):
+        decide(page, base, key, workshop)
+    page.goto(f"{base}/accounts/tiers/")
+    page.get_by_role("button", name="Publish for customer sign-off").click()
+    page.wait_for_load_state("networkidle")
+    assert "is waiting for the customer approver" in page.content()
+    shots(page, "tier-matrix-confirmed-and-published")
+
+    review = plan_meeting(page, base, "1c · Account Valuation Review")
+    for key in ("valuation.method", "valuation.hedge_factor", "valuation.statistic"):
+        decide(page, base, key, review)
+    page.goto(f"{base}/accounts/valuation/")
+    page.get_by_role("button", name="Publish for customer sign-off").click()
+    page.wait_for_load_state("networkidle")
+    assert "is waiting for the customer approver" in page.content()
+    shots(page, "valuation-confirmed-and-published")
+
+    page.goto(f"{base}/definitions/")
+    page.get_by_role("button", name=re.compile(r"Publish \d+ changed terms? for sign-off")).click()
+    page.wait_for_load_state("networkidle")
+    shots(page, "definitions-published")
+
+
+def decide(page, base, key: str, meeting_url: str, decision: str = "confirm"):
+    """Record ``decision`` on the assumption ``key`` in the meeting at ``meeting_url``."""
+    meeting_pk = meeting_url.rstrip("/").rsplit("/", 1)[-1]
+    page.goto(f"{base}/assumptions/")
+    page.locator("tr", has=page.locator(f"code:text-is('{key}')")).get_by_role("link").first.click()
+    page.locator(f"input[name=decision][value={decision}]").check()
+    page.select_option("#id_meeting", meeting_pk)
+    page.get_by_role("button", name="Record").click()
+    page.wait_for_load_state("networkidle")
+    state = {"confirm": "CONFIRMED", "correct": "CORRECTED"}[decision]
+    assert state in page.content().upper(), f"{key} not {state}"
+
+
+def _customer_signs_everything_pending(page, shots, step: str) -> set[str]:
+    """The customer approver signs, from their home page, every sign-off waiting for them."""
+    signed = set()
+    page.goto("/")
+    shots(page, f"customer-home-{step}")
+    while (link := page.get_by_role("link", name=re.compile("^Review and sign: "))).count():
+        title = link.first.inner_text().removeprefix("Review and sign: ")
+        link.first.click()
+        page.check("#id_intent")
+        page.fill("#id_signer_name", "Carla Reyes")
+        page.get_by_role("button", name=re.compile("^Approve version")).click()
+        page.wait_for_load_state("networkidle")
+        # The certificate, or (several terms waiting) the next text to review under the notice.
+        assert f"Approved: “{title}” (version" in page.content(), title
+        signed.add(title)
+        page.goto("/")
+    shots(page, f"customer-signed-{step}")
+    return signed
