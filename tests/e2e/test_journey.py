@@ -23,7 +23,8 @@ import re
 
 import pytest
 
-from engagements.models import CustomerOrganization, Engagement, User
+from engagements.models import CustomerOrganization, Engagement
+from territories.models import BalancingRun, RunAtom
 from tests.e2e.journey_support import (
     People,
     Shots,
@@ -90,6 +91,10 @@ def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
         _architect_tiers_and_meetings(people("arch"), shots, base)
         signed = _customer_signs_everything_pending(people("carla"), shots, "definitions")
         assert {"ICP tier matrix", "Account valuation methodology", "Enterprise"} <= signed, signed
+        _architect_builds_hierarchy(people("arch"), shots, base)
+        moved = _architect_balances(people("arch"), shots, base)
+        signed = _customer_signs_everything_pending(people("carla"), shots, "territory-map")
+        assert signed == {"Segmentation hierarchy", "Balanced territory map"}, signed
     except Exception:
         for username, page in people.pages.items():
             shots(page, f"FAILED-page-of-{username}")
@@ -245,6 +250,102 @@ def _architect_tiers_and_meetings(page, shots, base):
     page.get_by_role("button", name=re.compile(r"Publish \d+ changed terms? for sign-off")).click()
     page.wait_for_load_state("networkidle")
     shots(page, "definitions-published")
+
+
+# name, segment, ramp state, capacity, region, state: the customer's AEs from the intake's org chart.
+ROSTER = (
+    ("Dana Whitfield", "Enterprise", "senior", "", "East", "NY"),
+    ("Riley Park", "Enterprise", "senior", "", "West", "CA"),
+    ("Avery Chen", "Commercial", "ramped", "150", "West", "CA"),
+    ("Jordan Alvarez", "Commercial", "ramped", "150", "West", "CA"),
+    ("Taylor Brooks", "Commercial", "ramped", "150", "South", "TX"),
+    ("Morgan Shaw", "Commercial", "ramped", "150", "Central", "IL"),
+    ("Quinn Murphy", "Commercial", "ramped", "150", "East", "NY"),
+)
+
+
+def _architect_builds_hierarchy(page, shots, base):
+    for name, segment, ramp, capacity, region, state in ROSTER:
+        page.goto(f"{base}/accounts/team/reps/new/")
+        page.fill("#id_name", name)
+        page.select_option("#id_segment", segment)
+        page.select_option("#id_ramp_state", ramp)
+        page.fill("#id_capacity", capacity)
+        page.fill("#id_home_region", region)
+        page.fill("#id_home_state", state)
+        page.locator("form button[type=submit]").last.click()
+        page.wait_for_load_state("networkidle")
+    assert page.locator("#rep-table tbody tr").count() == len(ROSTER)
+    shots(page, "architect-team-roster")
+    page.goto(f"{base}/territories/hierarchy/")
+    shots(page, "hierarchy-proposal")
+    page.get_by_role("button", name="Save the hierarchy").click()
+    page.wait_for_load_state("networkidle")
+    assert "Hierarchy saved." in page.content()
+    page.get_by_role("button", name="Take seats from the roster").click()
+    page.wait_for_load_state("networkidle")
+    assert "Every pod now has the roster members" in page.content()
+    # California is proposed for a split below state level: accept it, by county.
+    proposal = page.locator("#split-proposals li[data-unit=CA]")
+    proposal.locator("select").select_option("county")
+    proposal.get_by_role("button", name="Split CA").click()
+    page.wait_for_load_state("networkidle")
+    assert "Split accepted." in page.content()
+    assert "CA=county" in page.locator("#hierarchy-form").inner_html() or page.locator(
+        "#hierarchy-form input[value*='CA=county']"
+    ).count()
+    shots(page, "hierarchy-california-split")
+
+    review = plan_meeting(page, base, "1c · Hierarchy Review")
+    for key in ("hierarchy.cut_order", "hierarchy.pods", "geography.split_states"):
+        decide(page, base, key, review)
+    page.goto(f"{base}/territories/hierarchy/")
+    page.locator("#hierarchy-signoff").get_by_role("button", name="Publish for customer sign-off").click()
+    page.wait_for_load_state("networkidle")
+    assert "Hierarchy published for sign-off" in page.content()
+    shots(page, "hierarchy-confirmed-and-published")
+
+
+def _architect_balances(page, shots, base):
+    page.goto(f"{base}/territories/")
+    page.fill("#id_name", "CA by county")
+    page.fill("#id_time_limit", "5")
+    page.click("#run-form button[type=submit]")
+    page.wait_for_selector("#run-results")
+    run_url = page.url
+    shots(page, "balancing-run-results")
+    run = BalancingRun.objects.get(engagement__name=ENGAGEMENT)
+    assert run.status == BalancingRun.Status.SUCCEEDED
+    assert page.locator("#pod-enterprise .territory-table tbody tr").count() == 2
+
+    # One account by hand: open an enterprise territory (htmx) and move an account to the other.
+    page.click("#pod-enterprise .territory-table tbody tr >> nth=0 >> a")
+    page.wait_for_selector("#territory-atoms")
+    atom_row = page.locator("#territory-atoms tbody tr").filter(has=page.locator("select")).first
+    external_id = atom_row.get_attribute("data-atom")
+    atom = RunAtom.objects.get(run=run, atom=external_id)
+    before = atom.territory
+    atom_row.locator("button", has_text="Move").click()
+    page.wait_for_selector("#run-edits")
+    assert f"Moved {atom.label}" in page.locator("#run-edits").inner_text()
+    shots(page, "architect-moves-an-account")
+    atom.refresh_from_db()
+    assert atom.territory_id != before.pk and atom.moved_from_id == before.pk
+
+    # Shown in two balancing reviews with the customer, then approved as the territory map.
+    for number in (1, 2):
+        meeting = plan_meeting(page, base, "1c · Balancing Review")
+        page.goto(run_url)
+        page.select_option("#meeting-select", meeting.rstrip("/").rsplit("/", 1)[-1])
+        page.locator("#meeting-form button").click()
+        page.wait_for_load_state("networkidle")
+    assert page.locator("#run-meetings li").count() == 2
+    page.click("#approve-form button[type=submit]")
+    page.wait_for_selector("text=approved territory map")
+    shots(page, "architect-approves-the-run")
+    run.refresh_from_db()
+    assert run.is_approved
+    return external_id
 
 
 def decide(page, base, key: str, meeting_url: str, decision: str = "confirm"):
