@@ -95,6 +95,8 @@ def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
         moved = _architect_balances(people("arch"), shots, base)
         signed = _customer_signs_everything_pending(people("carla"), shots, "territory-map")
         assert signed == {"Segmentation hierarchy", "Balanced territory map"}, signed
+        _architect_closes_strategy(people("arch"), shots, base)
+        _manager_sees(people("boss"), shots, "engineering", phase="2. Engineering")
     except Exception:
         for username, page in people.pages.items():
             shots(page, f"FAILED-page-of-{username}")
@@ -164,6 +166,15 @@ def _customer_intake_and_upload(page, shots, base, files):
     customers = int(files["frame"]["is_customer"].sum())
     assert f"{customers} customers" in page.content()
     shots(page, "customer-fills-intake")
+    # The homework the portal asks of the customer: ticked off from the home page.
+    page.goto("/")
+    while (homework := page.get_by_role("link", name="tick it off")).count():
+        homework.first.click()
+        item = page.locator("#" + page.url.split("#", 1)[1])
+        item.locator("button.tick").click()
+        item.locator("button.tick[aria-pressed=true]").wait_for()
+        page.goto("/")
+    page.goto(f"{base}/intake/")
     page.get_by_role("button", name=re.compile("Submit")).click()
     page.wait_for_load_state("networkidle")
     assert "the intake form is submitted" in page.content()
@@ -346,6 +357,30 @@ def _architect_balances(page, shots, base):
     run.refresh_from_db()
     assert run.is_approved
     return external_id
+
+
+def tick_open_items(page, base, phase: int):
+    """Tick, on the phase board, every item the architect may tick that is still open."""
+    page.goto(f"{base}/phases/?phase={phase}")
+    open_ticks = page.locator("li.check-item button.tick[aria-pressed=false]")
+    while (count := open_ticks.count()) > 0:
+        open_ticks.first.click()
+        page.wait_for_function(
+            f"document.querySelectorAll('li.check-item button.tick[aria-pressed=false]').length < {count}"
+        )
+
+
+def _architect_closes_strategy(page, shots, base):
+    plan_meeting(page, base, "1d · Final Review / Sign-Off")
+    tick_open_items(page, base, 1)
+    panel = page.locator("#gate-panel")
+    assert "Nothing blocks the gate" in panel.inner_text(), panel.inner_text()
+    shots(page, "strategy-gate-open")
+    panel.get_by_label("Proceed to Engineering — build territory object and routing in CRM").check()
+    panel.get_by_role("button", name="Record the decision").click()
+    page.wait_for_load_state("networkidle")
+    assert "Strategy gate: Proceed." in page.content()
+    shots(page, "strategy-gate-passed")
 
 
 def decide(page, base, key: str, meeting_url: str, decision: str = "confirm"):
