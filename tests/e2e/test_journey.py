@@ -24,6 +24,7 @@ import re
 import pytest
 
 from engagements.models import CustomerOrganization, Engagement
+from routing.models import QARun
 from territories.models import BalancingRun, RunAtom
 from tests.e2e.journey_support import (
     People,
@@ -97,6 +98,10 @@ def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
         assert signed == {"Segmentation hierarchy", "Balanced territory map"}, signed
         _architect_closes_strategy(people("arch"), shots, base)
         _manager_sees(people("boss"), shots, "engineering", phase="2. Engineering")
+        token = _engineer_builds_routing(people("eng"), shots, base)
+        _customer_routes_through_the_api(
+            people("carla"), shots, base, token, account_files["frame"], moved
+        )
     except Exception:
         for username, page in people.pages.items():
             shots(page, f"FAILED-page-of-{username}")
@@ -381,6 +386,68 @@ def _architect_closes_strategy(page, shots, base):
     page.wait_for_load_state("networkidle")
     assert "Strategy gate: Proceed." in page.content()
     shots(page, "strategy-gate-passed")
+
+
+def _engineer_builds_routing(page, shots, base) -> str:
+    page.goto(f"{base}/routing/")
+    page.get_by_role("button", name="Generate from the approved run").click()
+    page.wait_for_load_state("networkidle")
+    shots(page, "engineer-generates-territory-object")
+    page.goto(f"{base}/routing/qa/")
+    page.get_by_role("button", name="Generate cases").click()
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("button", name="Run the suite").click()
+    page.locator("#qa-run-summary").wait_for()
+    run = QARun.objects.get(engagement__name=ENGAGEMENT)
+    assert run.all_passed, [(r) for r in run.results if not r.get("passed")][:5]
+    summary = page.locator("#qa-run-summary").inner_text()
+    assert f"{run.passed} of {run.total} passed" in summary, summary
+    shots(page, "engineer-qa-suite-green")
+
+    # The API token for the customer's CRM integration: shown once, handed to the customer.
+    page.goto(f"{base}/routing/tokens/")
+    page.fill("#id_name", "Northwind CRM lead flow")
+    page.get_by_role("button", name="Create a token").click()
+    page.wait_for_load_state("networkidle")
+    token = page.locator("#new-token code").inner_text()
+    assert token.startswith("rt_")
+    shots(page, "engineer-creates-api-token")
+    return token
+
+
+def _customer_routes_through_the_api(page, shots, base, token, frame, moved):
+    california = frame[
+        (frame["state"] == "CA")
+        & (frame["annual_revenue"] < 1e9)
+        & (frame["named_account_owner"] == "")
+        & (frame["postal_code"] != "")
+    ].iloc[0]
+    record = {
+        "external_id": "NEW-LEAD-1",
+        "name": "Brand New Robotics Inc",
+        "annual_revenue": float(california["annual_revenue"]),
+        "state": "CA",
+        "postal_code": california["postal_code"],
+    }
+    response = page.request.post(
+        "/api/v1/route",
+        data=record,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert response.status == 200, response.text()
+    answer = response.json()
+    levels = {step["level"]: step for step in answer["trace"]}
+    print(answer)
+    assert answer["segment"] == "Commercial", answer
+    assert levels["sub_state"]["matched"] and "County" in levels["sub_state"]["reason"], answer
+
+    # The same record in the portal's "test a record" page: the same answer, the trace shown.
+    page.goto(f"{base}/routing/test/")
+    page.fill("#id_annual_revenue", str(int(record["annual_revenue"])))
+    page.fill("#id_postal_code", record["postal_code"])
+    page.get_by_role("button", name="Route it").click()
+    page.locator(f"#test-result >> text=Owner {answer['owner']}").wait_for()
+    shots(page, "customer-sees-the-trace")
 
 
 def decide(page, base, key: str, meeting_url: str, decision: str = "confirm"):
