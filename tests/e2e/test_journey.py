@@ -102,6 +102,13 @@ def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
         _customer_routes_through_the_api(
             people("carla"), shots, base, token, account_files["frame"], moved
         )
+        row = _manager_sees(people("boss"), shots, "qa-waiting", phase="2. Engineering")
+        assert _pending_signoffs(people("boss")) == 1, row
+        signed = _customer_signs_everything_pending(people("carla"), shots, "qa")
+        assert len(signed) == 1 and "QA" in signed.pop()
+        # Ops builds the package and the customer downloads it: see the report to the lead.
+        _manager_sees(people("boss"), shots, "end", phase="2. Engineering")
+        assert _pending_signoffs(people("boss")) == 0
     except Exception:
         for username, page in people.pages.items():
             shots(page, f"FAILED-page-of-{username}")
@@ -146,6 +153,14 @@ def _manager_sees(page, shots, step: str, *, phase: str, subphase: str | None = 
         assert subphase in text, text
     shots(page, f"manager-dashboard-{step}")
     return text
+
+
+def _pending_signoffs(page) -> int:
+    """The dashboard's "Pending sign-offs" cell of the engagement's row."""
+    headers = [h.strip() for h in page.locator("table thead th").all_inner_texts()]
+    column = next(i for i, h in enumerate(headers) if h.startswith("Pending"))
+    row = page.locator("tr", has=page.get_by_role("link", name=ENGAGEMENT))
+    return int(row.locator("td").nth(column).inner_text().split()[0])
 
 
 def _customer_intake_and_upload(page, shots, base, files):
@@ -403,6 +418,9 @@ def _engineer_builds_routing(page, shots, base) -> str:
     summary = page.locator("#qa-run-summary").inner_text()
     assert f"{run.passed} of {run.total} passed" in summary, summary
     shots(page, "engineer-qa-suite-green")
+    page.get_by_role("button", name="Publish the QA results for sign-off").click()
+    page.wait_for_load_state("networkidle")
+    assert "is waiting for the customer approver" in page.content()
 
     # The API token for the customer's CRM integration: shown once, handed to the customer.
     page.goto(f"{base}/routing/tokens/")
@@ -429,24 +447,35 @@ def _customer_routes_through_the_api(page, shots, base, token, frame, moved):
         "state": "CA",
         "postal_code": california["postal_code"],
     }
+    moved_atom = RunAtom.objects.select_related("territory").get(
+        run__engagement__name=ENGAGEMENT, run__approved_at__isnull=False, atom=moved
+    )
     response = page.request.post(
         "/api/v1/route",
-        data=record,
+        data={"records": [record, {"external_id": moved}]},
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     assert response.status == 200, response.text()
-    answer = response.json()
+    answer, moved_answer = response.json()["results"]
     levels = {step["level"]: step for step in answer["trace"]}
-    print(answer)
     assert answer["segment"] == "Commercial", answer
-    assert levels["sub_state"]["matched"] and "County" in levels["sub_state"]["reason"], answer
+    assert levels["sub_state"]["matched"], answer
+    assert f"County, CA" in levels["sub_state"]["reason"], answer
+    assert levels["owner"]["matched"] and answer["owner"] in levels["owner"]["reason"], answer
+    # The account moved by hand routes to the territory it was moved to, by its account list.
+    assert moved_answer["decided_at"] == "account_list", moved_answer
+    assert moved_answer["territory"]["key"] == moved_atom.territory.key, moved_answer
+    assert moved_answer["owner"] == moved_atom.territory.rep, moved_answer
 
     # The same record in the portal's "test a record" page: the same answer, the trace shown.
     page.goto(f"{base}/routing/test/")
     page.fill("#id_annual_revenue", str(int(record["annual_revenue"])))
     page.fill("#id_postal_code", record["postal_code"])
     page.get_by_role("button", name="Route it").click()
-    page.locator(f"#test-result >> text=Owner {answer['owner']}").wait_for()
+    result = page.locator("#test-result")
+    result.locator(f"text=Owner {answer['owner']}").wait_for()
+    assert answer["territory"]["name"] in result.inner_text()
+    assert levels["sub_state"]["reason"] in result.inner_text()
     shots(page, "customer-sees-the-trace")
 
 
