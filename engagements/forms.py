@@ -12,6 +12,7 @@ from engagements.models import (
     GateDecision,
     IntakeForm,
     Meeting,
+    Role,
     SignoffRecord,
     SignoffVersion,
     Stakeholder,
@@ -194,6 +195,26 @@ class MemberForm(forms.Form):
             f"{u.display_name()} ({u.organization.name if u.organization_id else 'consultancy'})"
         )
         self.fields["role"].choices = [(r.value, r.label) for r in MEMBERSHIP_ROLES]
+
+
+class InviteForm(forms.Form):
+    """Invite a person of the engagement's customer organization who has no login yet."""
+
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    email = forms.EmailField(
+        max_length=150, help_text="The invitation goes here; it is also the username."
+    )
+    role = forms.ChoiceField(
+        choices=[(r.value, r.label) for r in (Role.CUSTOMER_APPROVER, Role.CUSTOMER_VIEWER)]
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "invite")
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
 
 
 def models_q_consultant_or_org(organization_id: int):
