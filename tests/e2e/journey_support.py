@@ -94,17 +94,38 @@ class People:
         self.base_url = base_url
         self.pages: dict[str, object] = {}
 
+    def _new_page(self):
+        context = self.browser.new_context(base_url=self.base_url)
+        context.set_default_timeout(30_000)
+        return context.new_page()
+
+    def accept_invitation(self, username: str, link: str):
+        """The invited person follows the emailed link, chooses a password and logs in."""
+        page = self._new_page()
+        page.goto(link)
+        assert page.locator("h1").inner_text() == "Choose a new password"
+        page.fill("#id_new_password1", PASSWORD)
+        page.fill("#id_new_password2", PASSWORD)
+        page.get_by_role("button", name="Set the password").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator("h1").inner_text() == "Your password is set"
+        page.get_by_role("link", name="Log in").click()
+        self.pages[username] = page
+        self._log_in(page, username)
+        return page
+
+    def _log_in(self, page, username: str):
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "/auth/login/" not in page.url, f"{username} could not log in"
+
     def __call__(self, username: str):
         if username not in self.pages:
-            context = self.browser.new_context(base_url=self.base_url)
-            context.set_default_timeout(30_000)
-            page = context.new_page()
+            page = self._new_page()
             page.goto("/auth/login/")
-            page.fill("#id_username", username)
-            page.fill("#id_password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_load_state("networkidle")
-            assert "/auth/login/" not in page.url, f"{username} could not log in"
+            self._log_in(page, username)
             self.pages[username] = page
         return self.pages[username]
 

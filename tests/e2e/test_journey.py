@@ -22,6 +22,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.core import mail
 
 from engagements.models import CustomerOrganization, Engagement
 from routing.models import QARun
@@ -38,6 +39,7 @@ from tests.factories import make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ORG = "Northwind Robotics"
+CARLA = "carla.reyes@northwind.example"
 ENGAGEMENT = "Northwind territory design FY27"
 N_ACCOUNTS = 600
 
@@ -65,7 +67,9 @@ def cast(db):
         "eng": make_user("eng", first_name="Eli", last_name="Engineer"),
         "boss": make_user("boss", first_name="Mia", last_name="Manager", staff_role="manager"),
         "opsy": make_user("opsy", first_name="Oli", last_name="Ops", staff_role="ops"),
-        "carla": make_user("carla", org=organization, first_name="Carla", last_name="Reyes"),
+        # Carla Reyes, the customer's RevOps director, has no login: the architect invites her.
+        # A colleague of hers already has one (from an earlier project).
+        "dana": make_user("dana", org=organization, first_name="Dana", last_name="Whitfield"),
     }
 
 
@@ -86,25 +90,30 @@ def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
     try:
         engagement = _architect_creates_and_invites(people("arch"), shots)
         base = f"/engagements/{engagement.pk}"
+        (invitation,) = mail.outbox
+        assert invitation.to == [CARLA]
+        link = re.search(r"https?://[^/\s]+(/auth/reset/\S+/)", invitation.body).group(1)
+        people.accept_invitation(CARLA, link)
+        shots(people(CARLA), "customer-accepts-the-invitation")
         _manager_sees(people("boss"), shots, "strategy", phase="1. Strategy")
-        _customer_intake_and_upload(people("carla"), shots, base, account_files)
+        _customer_intake_and_upload(people(CARLA), shots, base, account_files)
         _architect_imports(people("arch"), shots, base, account_files)
         _architect_tiers_and_meetings(people("arch"), shots, base)
-        signed = _customer_signs_everything_pending(people("carla"), shots, "definitions")
+        signed = _customer_signs_everything_pending(people(CARLA), shots, "definitions")
         assert {"ICP tier matrix", "Account valuation methodology", "Enterprise"} <= signed, signed
         _architect_builds_hierarchy(people("arch"), shots, base)
         moved = _architect_balances(people("arch"), shots, base)
-        signed = _customer_signs_everything_pending(people("carla"), shots, "territory-map")
+        signed = _customer_signs_everything_pending(people(CARLA), shots, "territory-map")
         assert signed == {"Segmentation hierarchy", "Balanced territory map"}, signed
         _architect_closes_strategy(people("arch"), shots, base)
         _manager_sees(people("boss"), shots, "engineering", phase="2. Engineering")
         token = _engineer_builds_routing(people("eng"), shots, base)
         _customer_routes_through_the_api(
-            people("carla"), shots, base, token, account_files["frame"], moved
+            people(CARLA), shots, base, token, account_files["frame"], moved
         )
         row = _manager_sees(people("boss"), shots, "qa-waiting", phase="2. Engineering")
         assert _pending_signoffs(people("boss")) == 1, row
-        signed = _customer_signs_everything_pending(people("carla"), shots, "qa")
+        signed = _customer_signs_everything_pending(people(CARLA), shots, "qa")
         assert len(signed) == 1 and "QA" in signed.pop()
         # Ops builds the package and the customer downloads it: see the report to the lead.
         _manager_sees(people("boss"), shots, "end", phase="2. Engineering")
@@ -131,14 +140,26 @@ def _architect_creates_and_invites(page, shots) -> Engagement:
     engagement = Engagement.objects.get(name=ENGAGEMENT)
     assert page.locator("h1").first.inner_text() == ENGAGEMENT
 
-    # The team: the engineer, and the customer's approver (the invitation into the portal).
+    # The team: the engineer and the customer's VP Sales (logins already), and Carla, the
+    # customer's approver, invited by email.
     page.goto(f"/engagements/{engagement.pk}/team/")
-    for label, role in (("Eli Engineer", "Engineer"), ("Carla Reyes", "Customer approver")):
-        page.select_option("#id_user", label=f"{label} ({'consultancy' if role == 'Engineer' else ORG})")
+    for label, role in (
+        ("Eli Engineer (consultancy)", "Engineer"),
+        (f"Dana Whitfield ({ORG})", "Customer viewer"),
+    ):
+        page.select_option("#id_user", label=label)
         page.select_option("#id_role", label=role)
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
         page.wait_for_load_state("networkidle")
-        assert f"{label} is on the team." in page.content()
+        assert f"{label.split(' (')[0]} is on the team." in page.content()
+    invite = page.locator("#invite-form")
+    invite.get_by_label("First name").fill("Carla")
+    invite.get_by_label("Last name").fill("Reyes")
+    invite.get_by_label("Email").fill(CARLA)
+    invite.get_by_label("Role").select_option(label="Customer approver")
+    invite.get_by_role("button", name="Send the invitation").click()
+    page.wait_for_load_state("networkidle")
+    assert f"an invitation to choose a password went to {CARLA}" in page.content()
     shots(page, "architect-invites-customer")
     return engagement
 
@@ -167,7 +188,9 @@ def _customer_intake_and_upload(page, shots, base, files):
     # The home page tells the customer what is asked of them.
     assert "Customer portal" in page.locator("h1").first.inner_text()
     page.goto(f"{base}/intake/")
-    page.fill("#id_current_definitions", "Enterprise is $1B+ revenue; everything else is Commercial.")
+    page.fill(
+        "#id_current_definitions", "Enterprise is $1B+ revenue; everything else is Commercial."
+    )
     page.select_option("#id_assignment_logic", index=1)
     page.fill("#id_assignment_details", "Round robin inside each region; California split by hand.")
     for name, value in (("org_ae", "6"), ("org_sdr", "3"), ("org_se", "2"), ("org_csm", "2")):
@@ -218,7 +241,9 @@ def _architect_imports(page, shots, base, files):
     page.locator("#import-result >> text=Accounts created").wait_for()
     shots(page, "architect-imports-accounts")
     page.goto(f"{base}/accounts/")
-    assert f"{N_ACCOUNTS:,} accounts" in page.content() or f"{N_ACCOUNTS} accounts" in page.content()
+    assert (
+        f"{N_ACCOUNTS:,} accounts" in page.content() or f"{N_ACCOUNTS} accounts" in page.content()
+    )
     shots(page, "valued-accounts")
 
 
@@ -322,16 +347,19 @@ def _architect_builds_hierarchy(page, shots, base):
     proposal.get_by_role("button", name="Split CA").click()
     page.wait_for_load_state("networkidle")
     assert "Split accepted." in page.content()
-    assert "CA=county" in page.locator("#hierarchy-form").inner_html() or page.locator(
-        "#hierarchy-form input[value*='CA=county']"
-    ).count()
+    assert (
+        "CA=county" in page.locator("#hierarchy-form").inner_html()
+        or page.locator("#hierarchy-form input[value*='CA=county']").count()
+    )
     shots(page, "hierarchy-california-split")
 
     review = plan_meeting(page, base, "1c · Hierarchy Review")
     for key in ("hierarchy.cut_order", "hierarchy.pods", "geography.split_states"):
         decide(page, base, key, review)
     page.goto(f"{base}/territories/hierarchy/")
-    page.locator("#hierarchy-signoff").get_by_role("button", name="Publish for customer sign-off").click()
+    page.locator("#hierarchy-signoff").get_by_role(
+        "button", name="Publish for customer sign-off"
+    ).click()
     page.wait_for_load_state("networkidle")
     assert "Hierarchy published for sign-off" in page.content()
     shots(page, "hierarchy-confirmed-and-published")
@@ -364,7 +392,7 @@ def _architect_balances(page, shots, base):
     assert atom.territory_id != before.pk and atom.moved_from_id == before.pk
 
     # Shown in two balancing reviews with the customer, then approved as the territory map.
-    for number in (1, 2):
+    for _review in (1, 2):
         meeting = plan_meeting(page, base, "1c · Balancing Review")
         page.goto(run_url)
         page.select_option("#meeting-select", meeting.rstrip("/").rsplit("/", 1)[-1])
@@ -460,7 +488,7 @@ def _customer_routes_through_the_api(page, shots, base, token, frame, moved):
     levels = {step["level"]: step for step in answer["trace"]}
     assert answer["segment"] == "Commercial", answer
     assert levels["sub_state"]["matched"], answer
-    assert f"County, CA" in levels["sub_state"]["reason"], answer
+    assert "County, CA" in levels["sub_state"]["reason"], answer
     assert levels["owner"]["matched"] and answer["owner"] in levels["owner"]["reason"], answer
     # The account moved by hand routes to the territory it was moved to, by its account list.
     assert moved_answer["decided_at"] == "account_list", moved_answer
