@@ -115,7 +115,7 @@ def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
         assert _pending_signoffs(people("boss")) == 1, row
         signed = _customer_signs_everything_pending(people(CARLA), shots, "qa")
         assert len(signed) == 1 and "QA" in signed.pop()
-        # Ops builds the package and the customer downloads it: see the report to the lead.
+        # The package steps (ops builds the package, the customer downloads it) go here.
         _manager_sees(people("boss"), shots, "end", phase="2. Engineering")
         assert _pending_signoffs(people("boss")) == 0
     except Exception:
