@@ -66,6 +66,7 @@ def cast(db):
         "arch": make_user("arch", first_name="Ada", last_name="Architect"),
         "eng": make_user("eng", first_name="Eli", last_name="Engineer"),
         "boss": make_user("boss", first_name="Mia", last_name="Manager", staff_role="manager"),
+        # Ops builds the documentation package (the package steps, with handoff/).
         "opsy": make_user("opsy", first_name="Oli", last_name="Ops", staff_role="ops"),
         # Carla Reyes, the customer's RevOps director, has no login: the architect invites her.
         # A colleague of hers already has one (from an earlier project).
@@ -95,7 +96,7 @@ def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
         link = re.search(r"https?://[^/\s]+(/auth/reset/\S+/)", invitation.body).group(1)
         people.accept_invitation(CARLA, link)
         shots(people(CARLA), "customer-accepts-the-invitation")
-        _manager_sees(people("boss"), shots, "strategy", phase="1. Strategy")
+        _manager_sees(people("boss"), shots, "strategy", phase="1. Strategy", subphase="1a")
         _customer_intake_and_upload(people(CARLA), shots, base, account_files)
         _architect_imports(people("arch"), shots, base, account_files)
         _architect_tiers_and_meetings(people("arch"), shots, base)
