@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 
 from engagements.models import (
     MEMBERSHIP_ROLES,
@@ -195,6 +196,21 @@ class MemberForm(forms.Form):
             f"{u.display_name()} ({u.organization.name if u.organization_id else 'consultancy'})"
         )
         self.fields["role"].choices = [(r.value, r.label) for r in MEMBERSHIP_ROLES]
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's reset form, which also reaches invited people who never chose a password (an
+    unusable password and no login yet), so "Ask for a new link" works when an invitation
+    link expired."""
+
+    def get_users(self, email):
+        yield from super().get_users(email)
+        invited = User.objects.filter(
+            email__iexact=email, is_active=True, last_login__isnull=True
+        ).order_by("pk")
+        for user in invited:
+            if not user.has_usable_password():
+                yield user
 
 
 class InviteForm(forms.Form):

@@ -94,3 +94,34 @@ def test_a_stranger_gets_404(world, client):
     client.force_login(world.architect2)
     assert client.post(_url(world), INVITE).status_code == 404
     assert not User.objects.filter(email="pat.lopez@northwind.example").exists()
+
+
+def test_an_invited_person_whose_link_expired_asks_for_a_new_one(world, client):
+    client.force_login(world.architect)
+    client.post(_url(world), INVITE)
+    client.logout()
+    mail.outbox.clear()
+    response = client.post("/auth/password_reset/", {"email": "pat.lopez@northwind.example"})
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert message.to == ["pat.lopez@northwind.example"]
+    link = re.search(r"http://testserver(/auth/reset/\S+/)", message.body).group(1)
+    form_url = client.get(link, follow=True).redirect_chain[-1][0]
+    client.post(
+        form_url, {"new_password1": "A-long-pass-2027", "new_password2": "A-long-pass-2027"}
+    )
+    assert User.objects.get(username="pat.lopez@northwind.example").check_password(
+        "A-long-pass-2027"
+    )
+
+
+def test_a_login_disabled_after_use_gets_no_reset_link(world, client):
+    """Only never-used invitations are reached: a user whose password was disabled after they
+    signed in is not."""
+    from django.utils import timezone
+
+    world.viewer.set_unusable_password()
+    world.viewer.last_login = timezone.now()
+    world.viewer.save()
+    client.post("/auth/password_reset/", {"email": world.viewer.email})
+    assert mail.outbox == []
