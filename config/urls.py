@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import views as config_views
+from engagements.forms import PasswordResetForm
 from engagements.views import dashboards
 from routing import api as routing_api
 
@@ -13,6 +14,12 @@ urlpatterns = [
     # Login, logout, password change and reset (templates in templates/registration/).
     path(
         "auth/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"
+    ),
+    # The reset form also reaches invited people whose invitation link expired.
+    path(
+        "auth/password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=PasswordResetForm),
+        name="password_reset",
     ),
     path("auth/", include("django.contrib.auth.urls")),
     path("engagements/", include("engagements.urls")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 
 from engagements.models import (
     MEMBERSHIP_ROLES,
@@ -12,6 +13,7 @@ from engagements.models import (
     GateDecision,
     IntakeForm,
     Meeting,
+    Role,
     SignoffRecord,
     SignoffVersion,
     Stakeholder,
@@ -194,6 +196,41 @@ class MemberForm(forms.Form):
             f"{u.display_name()} ({u.organization.name if u.organization_id else 'consultancy'})"
         )
         self.fields["role"].choices = [(r.value, r.label) for r in MEMBERSHIP_ROLES]
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's reset form, which also reaches invited people who never chose a password (an
+    unusable password and no login yet), so "Ask for a new link" works when an invitation
+    link expired."""
+
+    def get_users(self, email):
+        yield from super().get_users(email)
+        invited = User.objects.filter(
+            email__iexact=email, is_active=True, last_login__isnull=True
+        ).order_by("pk")
+        for user in invited:
+            if not user.has_usable_password():
+                yield user
+
+
+class InviteForm(forms.Form):
+    """Invite a person of the engagement's customer organization who has no login yet."""
+
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    email = forms.EmailField(
+        max_length=150, help_text="The invitation goes here; it is also the username."
+    )
+    role = forms.ChoiceField(
+        choices=[(r.value, r.label) for r in (Role.CUSTOMER_APPROVER, Role.CUSTOMER_VIEWER)]
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "invite")
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
 
 
 def models_q_consultant_or_org(organization_id: int):

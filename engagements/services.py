@@ -110,6 +110,99 @@ def membership_set(
     return membership
 
 
+@dataclass(frozen=True)
+class Invitation:
+    membership: Membership
+    created: bool  # a new login was made (False: the person had one and is now on the team)
+
+
+def membership_invite(
+    *,
+    engagement: Engagement,
+    email: str,
+    first_name: str,
+    last_name: str,
+    role: Role,
+    actor: User,
+    site_url: str,
+) -> Invitation:
+    """Put a person of the engagement's customer organization on the team, making their login
+    if they have none, and email them a link to choose a password (``site_url`` is the
+    portal's address, e.g. ``https://portal.example.com``).
+
+    The login is the email address; it has no usable password until the link is used (the link
+    is Django's password-reset link: it works once). Inviting someone who already has a login in
+    the organization just gives them the role and emails them the link again only if they never
+    chose a password. An address that belongs to anyone outside the organization is refused.
+    """
+    from django.conf import settings
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    role = Role(role)
+    if role not in CUSTOMER_ROLES:
+        raise ValidationError(f"{role.label}: invitations are for the customer's own people.")
+    email = email.strip().lower()
+    organization = engagement.organization
+    with transaction.atomic():
+        user = (
+            User.objects.filter(email__iexact=email).first()
+            or User.objects.filter(username__iexact=email).first()
+        )
+        created = user is None
+        if user is not None and user.organization_id != organization.pk:
+            raise ValidationError(
+                f"{email} already has a login outside {organization.name}; "
+                "customer roles are for the engagement's own organization."
+            )
+        if created:
+            user = User(
+                username=email,
+                email=email,
+                first_name=first_name.strip(),
+                last_name=last_name.strip(),
+                organization=organization,
+            )
+            user.set_unusable_password()
+            user.save()
+        membership = membership_set(engagement=engagement, user=user, role=role, actor=actor)
+        activity_record(
+            engagement=engagement,
+            actor=actor,
+            verb="membership.invited",
+            summary=f"{user.display_name()} invited as {role.label} ({email})",
+            data={"user": user.pk, "role": role.value, "new_login": created},
+        )
+    if user.has_usable_password():
+        return Invitation(membership=membership, created=False)
+    link = site_url.rstrip("/") + reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {
+        "user": user,
+        "engagement": engagement,
+        "role": role.label,
+        "inviter": actor.display_name(),
+        "link": link,
+        "days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+    }
+    send_mail(
+        subject=f"You are invited to {engagement.name} on the Territory Portal",
+        message=render_to_string("registration/invitation_email.txt", context),
+        from_email=None,
+        recipient_list=[email],
+    )
+    return Invitation(membership=membership, created=created)
+
+
 def _lock_engagement(engagement: Engagement) -> None:
     """Serialise writers on one engagement (sign-off chain appends, version numbers).
 

@@ -221,6 +221,9 @@ def import_detail(request: HttpRequest, engagement: Engagement, import_pk: int) 
             form=form,
             preview=record.preview,
             job=record.job,
+            # In the file's column order (a PostgreSQL jsonb mapping comes back sorted by key).
+            mapping_rows=[(h, record.mapping[h]) for h in table.headers if h in record.mapping]
+            + [(h, t) for h, t in record.mapping.items() if h not in table.headers],
             field_labels={
                 **forms.ingest.FIELD_LABELS,
                 forms.ingest.CUSTOM: "custom attribute",

@@ -15,7 +15,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from engagements import services
 from engagements.access import Capability, engagement_view, global_role
-from engagements.forms import EngagementForm, HoursForm, MemberForm, StakeholderForm
+from engagements.forms import (
+    EngagementForm,
+    HoursForm,
+    InviteForm,
+    MemberForm,
+    StakeholderForm,
+)
 from engagements.models import CustomerOrganization, Engagement, Role, Stakeholder
 from engagements.playbook import parse_playbook
 
@@ -102,8 +108,35 @@ def engagement_edit(request: HttpRequest, engagement: Engagement) -> HttpRespons
 @engagement_view(Capability.INTERNAL, post=Capability.EDIT)
 @require_http_methods(["GET", "POST"])
 def member_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    form = MemberForm(request.POST or None, engagement=engagement)
-    if request.method == "POST" and form.is_valid():
+    inviting = request.POST.get("action") == "invite"
+    form = MemberForm(None if inviting else request.POST or None, engagement=engagement)
+    invite = InviteForm(request.POST if inviting else None)
+    if request.method == "POST" and inviting and invite.is_valid():
+        data = invite.cleaned_data
+        try:
+            result = services.membership_invite(
+                engagement=engagement,
+                email=data["email"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                role=Role(data["role"]),
+                actor=request.user,
+                site_url=request.build_absolute_uri("/"),
+            )
+        except ValidationError as exc:
+            invite.add_error(None, exc)
+        else:
+            user = result.membership.user
+            if user.has_usable_password():
+                note = "they already had a login"
+            else:
+                note = f"an invitation to choose a password went to {user.email}"
+            messages.success(
+                request,
+                f"{user.display_name()} is on the team as {result.membership.get_role_display()}: {note}.",
+            )
+            return redirect("engagements:member_list", engagement_pk=engagement.pk)
+    elif request.method == "POST" and not inviting and form.is_valid():
         try:
             services.membership_set(
                 engagement=engagement,
@@ -122,7 +155,14 @@ def member_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return render(
         request,
         "engagements/member_list.html",
-        {"engagement": engagement, "access": engagement.access, "members": members, "form": form},
+        {
+            "engagement": engagement,
+            "access": engagement.access,
+            "members": members,
+            "form": form,
+            "invite": invite,
+        },
+        status=400 if request.method == "POST" else 200,
     )
 
 

@@ -184,3 +184,15 @@ def test_the_import_list_has_a_fixed_number_of_queries(world, client, upload):
         client.get(url(world.engagement))
     # Session, user, engagement, membership, then the imports with their uploader: constant.
     assert len(six) == len(one)
+
+
+def test_the_customer_sees_the_columns_in_the_file_order(world, client):
+    """The mapping is stored as JSON (PostgreSQL jsonb sorts its keys): the page lists the
+    columns as they stand in the file."""
+    client.force_login(world.customer)
+    post_file(client, world.engagement, files.csv_bytes())
+    record = AccountImport.objects.get()
+    page = client.get(url(world.engagement, f"{record.pk}/")).content.decode()
+    assert "the consultancy confirms the columns" in page
+    positions = [page.index(f"<li>{header} → ") for header in files.HEADER]
+    assert positions == sorted(positions)
