@@ -21,6 +21,13 @@ class RolloutForm(forms.Form):
 
 class TrainingForm(forms.ModelForm):
     day = _date(required=False, label="Date")
+    recording_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Recording link",
+        help_text="A link to the recording (https://…).",
+    )
 
     class Meta:
         model = TrainingSession
@@ -30,7 +37,6 @@ class TrainingForm(forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 2}),
         }
         labels = {"minutes": "Duration (minutes)"}
-        help_texts = {"recording_url": "A link to the recording (https://…)."}
 
 
 class OfficeHoursForm(forms.Form):

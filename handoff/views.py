@@ -36,18 +36,17 @@ def _form_errors(form, exc: ValidationError) -> None:
 # --- Enablement -------------------------------------------------------------------------------
 
 
-@engagement_view(Capability.VIEW, post=Capability.EDIT)
-def enablement(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    """Training sessions per audience and the training-assets checklist; POST plans the
-    playbook's standard set of sessions (idempotent)."""
-    if request.method == "POST":
-        created = services.trainings_generate(engagement=engagement, actor=request.user)
-        if created:
-            messages.success(request, f"{created} training sessions planned from the playbook.")
-        else:
-            messages.info(request, "Every audience of the playbook already has its session.")
-        return redirect("handoff:enablement", engagement.pk)
+def _enablement_page(request, engagement, *, bound=None, status=200) -> HttpResponse:
     sessions = list(engagement.training_sessions.all())
+    can_edit = engagement.access.can(Capability.EDIT)
+    for s in sessions:
+        # One inline form per session (prefixed so field ids stay unique); a refused save
+        # comes back bound, with its errors, and opened.
+        s.form = (
+            bound
+            if bound is not None and bound.instance.pk == s.pk
+            else (forms.TrainingForm(instance=s, prefix=f"t{s.pk}") if can_edit else None)
+        )
     return render(
         request,
         "handoff/enablement.html",
@@ -61,15 +60,32 @@ def enablement(request: HttpRequest, engagement: Engagement) -> HttpResponse:
                 for t in engagement_services.playbook_for(engagement).training_types
                 if t.slug not in {s.audience_slug for s in sessions}
             ],
+            bound_pk=bound.instance.pk if bound is not None else None,
         ),
+        status=status,
     )
 
 
+@engagement_view(Capability.VIEW, post=Capability.EDIT)
+def enablement(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """Training sessions per audience and the training-assets checklist; POST plans the
+    playbook's standard set of sessions (idempotent)."""
+    if request.method == "POST":
+        created = services.trainings_generate(engagement=engagement, actor=request.user)
+        if created:
+            messages.success(request, f"{created} training sessions planned from the playbook.")
+        else:
+            messages.info(request, "Every audience of the playbook already has its session.")
+        return redirect("handoff:enablement", engagement.pk)
+    return _enablement_page(request, engagement)
+
+
 @engagement_view(Capability.EDIT)
-def training_edit(request: HttpRequest, engagement: Engagement, pk: int) -> HttpResponse:
-    session = get_object_or_404(engagement.training_sessions, pk=pk)
-    form = forms.TrainingForm(request.POST or None, instance=session)
-    if request.method == "POST" and form.is_valid():
+@require_POST
+def training_save(request: HttpRequest, engagement: Engagement, training_pk: int) -> HttpResponse:
+    session = get_object_or_404(engagement.training_sessions, pk=training_pk)
+    form = forms.TrainingForm(request.POST, instance=session, prefix=f"t{session.pk}")
+    if form.is_valid():
         try:
             services.training_update(
                 session=TrainingSession.objects.get(pk=session.pk),
@@ -80,17 +96,14 @@ def training_edit(request: HttpRequest, engagement: Engagement, pk: int) -> Http
             _form_errors(form, exc)
         else:
             messages.success(request, f"{session.audience} training saved.")
-            return redirect("handoff:enablement", engagement.pk)
-    return render(
-        request,
-        "handoff/training_form.html",
-        _page(engagement, session=session, form=form),
-        status=400 if request.method == "POST" else 200,
-    )
+            return redirect(
+                reverse("handoff:enablement", args=[engagement.pk]) + f"#training-{session.pk}"
+            )
+    return _enablement_page(request, engagement, bound=form, status=400)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def asset_toggle(request: HttpRequest, engagement: Engagement, item_pk: int) -> HttpResponse:
     item = get_object_or_404(
         engagement.checklist_items, pk=item_pk, key__startswith=services.ASSET_PREFIX
@@ -130,14 +143,14 @@ def _hypercare_page(request, engagement, status=200, **forms_given) -> HttpRespo
     return render(request, "handoff/hypercare.html", context, status=status)
 
 
-@require_GET
 @engagement_view(Capability.VIEW)
+@require_GET
 def hypercare(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return _hypercare_page(request, engagement)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def hypercare_rollout(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = forms.RolloutForm(request.POST)
     if not form.is_valid():
@@ -149,8 +162,8 @@ def hypercare_rollout(request: HttpRequest, engagement: Engagement) -> HttpRespo
     return redirect("handoff:hypercare", engagement.pk)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def office_hours_add(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = forms.OfficeHoursForm(request.POST)
     if not form.is_valid():
@@ -160,8 +173,8 @@ def office_hours_add(request: HttpRequest, engagement: Engagement) -> HttpRespon
     return redirect(reverse("handoff:hypercare", args=[engagement.pk]) + "#office-hours")
 
 
-@require_POST
 @engagement_view(Capability.VIEW)
+@require_POST
 def issue_add(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """The architect logs an issue; so may the customer (seed 000: anyone can flag routing
     issues, misassigned accounts or questions during hypercare)."""
@@ -183,10 +196,10 @@ def issue_add(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return _hypercare_page(request, engagement, status=400, issue_form=form)
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
-def issue_resolve(request: HttpRequest, engagement: Engagement, pk: int) -> HttpResponse:
-    issue = get_object_or_404(engagement.hypercare_issues, pk=pk)
+@require_POST
+def issue_resolve(request: HttpRequest, engagement: Engagement, issue_pk: int) -> HttpResponse:
+    issue = get_object_or_404(engagement.hypercare_issues, pk=issue_pk)
     form = forms.ResolveForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Resolution: say how the issue was resolved.")
@@ -202,8 +215,8 @@ def issue_resolve(request: HttpRequest, engagement: Engagement, pk: int) -> Http
     return redirect(reverse("handoff:hypercare", args=[engagement.pk]) + "#issues")
 
 
-@require_POST
 @engagement_view(Capability.AUDIT)
+@require_POST
 def accuracy_add(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = forms.AccuracyCheckForm(request.POST)
     if form.is_valid():
@@ -258,10 +271,12 @@ def maintenance(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     )
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
-def occurrence_done(request: HttpRequest, engagement: Engagement, pk: int) -> HttpResponse:
-    occurrence = get_object_or_404(engagement.maintenance_occurrences, pk=pk)
+@require_POST
+def occurrence_done(
+    request: HttpRequest, engagement: Engagement, occurrence_pk: int
+) -> HttpResponse:
+    occurrence = get_object_or_404(engagement.maintenance_occurrences, pk=occurrence_pk)
     form = forms.MaintenanceDoneForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"{occurrence.task}: findings — write down what the check found.")
@@ -273,11 +288,11 @@ def occurrence_done(request: HttpRequest, engagement: Engagement, pk: int) -> Ht
             actor=request.user,
         )
         messages.success(request, f"{occurrence.task} ({occurrence.due:%d %b %Y}) marked done.")
-    return redirect(reverse("handoff:maintenance", args=[engagement.pk]) + f"#occ-{pk}")
+    return redirect(reverse("handoff:maintenance", args=[engagement.pk]) + f"#occ-{occurrence_pk}")
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def calendar_regenerate(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     services.calendar_feed_regenerate(engagement=engagement, actor=request.user)
     messages.success(request, "New calendar link made; the old one no longer works.")
@@ -357,8 +372,8 @@ def handoff_page(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     )
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def notes_save(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = forms.NotesForm(request.POST)
     if form.is_valid():
@@ -371,8 +386,8 @@ def notes_save(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return redirect(reverse("handoff:handoff", args=[engagement.pk]) + "#notes")
 
 
-@require_POST
 @engagement_view(Capability.EDIT)
+@require_POST
 def debrief_save(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = forms.DebriefForm(request.POST)
     if form.is_valid():
