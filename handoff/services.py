@@ -19,7 +19,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from engagements.models import ChecklistItem, Engagement, GateDecision, User
-from engagements.services import activity_record, playbook_for
+from engagements.services import activity_record, checklist_mark_event, playbook_for
 from handoff import schedule, sensitivity, triggers
 from handoff.models import (
     EXTENSION_DAYS,
@@ -181,6 +181,14 @@ def office_hours_add(
         actor=actor,
         verb="handoff.office_hours",
         summary=f"Office hours of {row.day:%d %b %Y} logged",
+    )
+    # The 3c item "Weekly office hours" is ticked by the same event a held office-hours
+    # meeting sends.
+    checklist_mark_event(
+        engagement=engagement,
+        event="meeting_held:office_hours",
+        actor=actor,
+        note=f"Office hours logged for {row.day:%d %b %Y}",
     )
     return row
 
