@@ -21,9 +21,10 @@ class HandoffConfig(AppConfig):
             sender=GateDecision,
             dispatch_uid="handoff.extend_hypercare",
         )
-        if any("rqworker" in part for part in sys.argv[:3]):
-            # A worker (started --with-scheduler, see Makefile and bin/with_redis.py) keeps the
-            # daily refinement-trigger check scheduled; the fixed job id makes this idempotent.
+        if any("rqworker" in part for part in sys.argv[:3]) and "--with-scheduler" in sys.argv:
+            # A worker that runs RQ's scheduler (``make worker``, ``bin/with_redis.py --worker``)
+            # keeps the daily refinement-trigger check scheduled; the job id fixed by the day
+            # makes this idempotent. Burst workers (tests) schedule nothing.
             from handoff.jobs import schedule_daily_check
 
             schedule_daily_check()
