@@ -13,6 +13,7 @@ class HandoffConfig(AppConfig):
         from engagements import dashboard
         from engagements.models import GateDecision
         from handoff import services, signals
+        from routing.models import RoutingAudit
 
         dashboard.provide("hypercare", services.hypercare_cells)
         dashboard.provide("refinement_triggers", services.trigger_cells)
@@ -20,6 +21,11 @@ class HandoffConfig(AppConfig):
             signals.extend_hypercare,
             sender=GateDecision,
             dispatch_uid="handoff.extend_hypercare",
+        )
+        post_save.connect(
+            signals.recheck_accuracy,
+            sender=RoutingAudit,
+            dispatch_uid="handoff.recheck_accuracy",
         )
         if any("rqworker" in part for part in sys.argv[:3]) and "--with-scheduler" in sys.argv:
             # A worker that runs RQ's scheduler (``make worker``, ``bin/with_redis.py --worker``)

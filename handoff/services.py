@@ -701,31 +701,54 @@ def triggers_check(*, engagement: Engagement, today: date | None = None) -> list
     }
     now = timezone.now()
     previous = {e.slug: e.fired for e in TriggerEvaluation.objects.filter(engagement=engagement)}
-    rows = []
-    for result in results:
-        row, _ = TriggerEvaluation.objects.update_or_create(
-            engagement=engagement,
-            slug=result.slug,
-            defaults={
-                "name": result.name,
-                "fired": result.fired,
-                "value": result.value,
-                "threshold": result.threshold,
-                "unit": result.unit,
-                "detail": result.detail,
-                "source": sources[result.slug],
-                "evaluated_at": now,
-            },
-        )
-        rows.append(row)
-        if result.fired and not previous.get(result.slug):
-            activity_record(
-                engagement=engagement,
-                actor=None,
-                verb="handoff.trigger_fired",
-                summary=f"Refinement trigger fired: {result.name} — {result.detail[:250]}",
-            )
+    rows = [
+        _store(engagement, result, sources[result.slug], now, previous.get(result.slug))
+        for result in results
+    ]
     return rows
+
+
+def _store(engagement: Engagement, result: triggers.TriggerResult, source: str, now, previous):
+    row, _ = TriggerEvaluation.objects.update_or_create(
+        engagement=engagement,
+        slug=result.slug,
+        defaults={
+            "name": result.name,
+            "fired": result.fired,
+            "value": result.value,
+            "threshold": result.threshold,
+            "unit": result.unit,
+            "detail": result.detail,
+            "source": source,
+            "evaluated_at": now,
+        },
+    )
+    if result.fired and not previous:
+        activity_record(
+            engagement=engagement,
+            actor=None,
+            verb="handoff.trigger_fired",
+            summary=f"Refinement trigger fired: {result.name} — {result.detail[:250]}",
+        )
+    return row
+
+
+@transaction.atomic
+def trigger_accuracy_refresh(*, engagement: Engagement) -> TriggerEvaluation:
+    """Re-evaluate only the routing-accuracy trigger (after an audit finished)."""
+    checks = accuracy_checks(engagement=engagement)
+    previous = (
+        TriggerEvaluation.objects.filter(engagement=engagement, slug="routing-accuracy")
+        .values_list("fired", flat=True)
+        .first()
+    )
+    return _store(
+        engagement,
+        triggers.routing_accuracy(checks),
+        f"{len(checks)} accuracy checks (audits and manual)",
+        timezone.now(),
+        previous,
+    )
 
 
 def triggers_latest(*, engagement: Engagement) -> list[TriggerEvaluation]:

@@ -12,3 +12,16 @@ def extend_hypercare(sender, instance: GateDecision, created: bool, raw: bool = 
         from handoff.services import hypercare_extend
 
         hypercare_extend(decision=instance)
+
+
+def recheck_accuracy(sender, instance, created: bool = False, raw: bool = False, **kwargs):
+    """A routing audit that finished re-evaluates the routing-accuracy trigger once its
+    transaction commits (two queries; the other triggers wait for the daily check)."""
+    if raw or instance.finished_at is None or instance.accuracy is None:
+        return
+    from django.db import transaction
+
+    from handoff.services import trigger_accuracy_refresh
+
+    engagement = instance.engagement
+    transaction.on_commit(lambda: trigger_accuracy_refresh(engagement=engagement))

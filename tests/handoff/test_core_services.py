@@ -251,3 +251,32 @@ def test_triggers_and_sensitivity_on_an_approved_map(world):
         assert c.share_pct >= 25.0
     for b in sensitive.borderline:
         assert abs(b.distance_pct) <= 10.0
+
+
+def test_a_finished_audit_re_evaluates_the_accuracy_trigger(
+    world, django_capture_on_commit_callbacks
+):
+    from routing.models import RoutingAudit
+
+    with django_capture_on_commit_callbacks(execute=True):
+        RoutingAudit.objects.create(
+            engagement=world.engagement,
+            file="audits/x.csv",
+            original_name="x.csv",
+            rollout_date=date(2026, 1, 1),
+            compared=60,
+            matches=50,
+            accuracy=100 * 50 / 60,
+            finished_at=timezone.now(),
+        )
+    row = TriggerEvaluation.objects.get(engagement=world.engagement, slug="routing-accuracy")
+    assert row.fired and "50 of 60" in row.detail and "(audit)" in row.detail
+    # An unfinished audit changes nothing.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        RoutingAudit.objects.create(
+            engagement=world.other,
+            file="audits/y.csv",
+            original_name="y.csv",
+            rollout_date=date(2026, 1, 1),
+        )
+    assert callbacks == []
