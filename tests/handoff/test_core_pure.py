@@ -7,6 +7,8 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from handoff import schedule, sensitivity, triggers
 from handoff.triggers import AccuracyCheck, RosterChange, TerritoryValue
@@ -222,3 +224,15 @@ def test_schedule_dates_for_twelve_months_from_rollout():
 def test_schedule_rejects_a_horizon_under_a_month():
     with pytest.raises(ValueError, match="months"):
         schedule.occurrences([], start=date(2026, 1, 1), owner="x", months=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31)))
+def test_schedule_invariants_for_any_rollout_day(start):
+    cadences = [_cadence("monthly", every=1), _cadence("quarterly", every=3)]
+    found = schedule.occurrences(cadences, start=start, owner="architect")
+    end = schedule.add_months(start, 12)
+    assert all(start < o.due <= end for o in found)
+    assert sum(o.cadence == "monthly" for o in found) == 12
+    assert sum(o.cadence == "quarterly" for o in found) == 4
+    assert len({o.key for o in found}) == len(found)  # regeneration keys never collide
