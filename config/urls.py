@@ -5,6 +5,7 @@ from django.urls import include, path
 from config import views as config_views
 from engagements.forms import PasswordResetForm
 from engagements.views import dashboards
+from handoff import views as handoff_views
 from routing import api as routing_api
 
 urlpatterns = [
@@ -29,6 +30,9 @@ urlpatterns = [
     path("engagements/<int:engagement_pk>/handoff/", include("handoff.urls")),
     # Token-authenticated, not session: see routing/access.py.
     path("api/v1/route", routing_api.route, name="api_route"),
+    # The maintenance calendar: the secret token in the URL is the credential (calendar
+    # clients cannot log in); see handoff/views.py::calendar_feed.
+    path("calendar/<str:token>.ics", handoff_views.calendar_feed, name="handoff_calendar_feed"),
 ]
 
 handler403 = "config.views.permission_denied"

@@ -184,6 +184,16 @@ def demo_seed(
                 f"{engagement}: territory object generated, QA suite passing and published, "
                 f"accuracy audit done. Routing API token (shown once): {token}"
             )
+    # Enablement and handoff for the engagement whose routing is live (Bluepeak).
+    from handoff.demo import demo_handoff
+
+    demo_handoff(
+        engagement=bluepeak,
+        architect=users["architect"],
+        customer=users["customer2"],
+        ops=users["ops"],
+        say=say,
+    )
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),

@@ -1,6 +1,36 @@
+import sys
+
 from django.apps import AppConfig
 
 
 class HandoffConfig(AppConfig):
     name = "handoff"
     verbose_name = "Handoff"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from engagements import dashboard
+        from engagements.models import GateDecision
+        from handoff import services, signals
+        from routing.models import RoutingAudit
+
+        dashboard.provide("hypercare", services.hypercare_cells)
+        dashboard.provide("refinement_triggers", services.trigger_cells)
+        post_save.connect(
+            signals.extend_hypercare,
+            sender=GateDecision,
+            dispatch_uid="handoff.extend_hypercare",
+        )
+        post_save.connect(
+            signals.recheck_accuracy,
+            sender=RoutingAudit,
+            dispatch_uid="handoff.recheck_accuracy",
+        )
+        if any("rqworker" in part for part in sys.argv[:3]) and "--with-scheduler" in sys.argv:
+            # A worker that runs RQ's scheduler (``make worker``, ``bin/with_redis.py --worker``)
+            # keeps the daily refinement-trigger check scheduled; the job id fixed by the day
+            # makes this idempotent. Burst workers (tests) schedule nothing.
+            from handoff.jobs import schedule_daily_check
+
+            schedule_daily_check()

@@ -31,6 +31,8 @@ PURE = [
     "routing/tables.py",
     "routing/salesforce.py",
     "handoff/triggers.py",
+    "handoff/sensitivity.py",
+    "handoff/schedule.py",
 ]
 
 

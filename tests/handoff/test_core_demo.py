@@ -1,0 +1,58 @@
+"""The handoff part of manage.py demo: Bluepeak reaches Handoff through the real gates with
+enablement, hypercare and maintenance records; a rerun changes nothing."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from engagements.models import Engagement, GateDecision
+from engagements.services import engagement_state, signoff_state
+from handoff import services
+
+
+def _counts(engagement):
+    return {
+        "trainings": list(
+            engagement.training_sessions.values_list("audience_slug", "state", "day")
+        ),
+        "office_hours": engagement.office_hours.count(),
+        "issues": sorted(engagement.hypercare_issues.values_list("kind", "state")),
+        "checks": engagement.accuracy_checks.count(),
+        "extensions": engagement.hypercare_extensions.count(),
+        "occurrences": engagement.maintenance_occurrences.count(),
+        "done": engagement.maintenance_occurrences.filter(done=True).count(),
+        "triggers": engagement.trigger_evaluations.count(),
+        "decisions": sorted(engagement.gate_decisions.values_list("phase__number", "decision")),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_demo_moves_bluepeak_to_handoff_with_its_records_and_reruns_cleanly():
+    call_command("demo", accounts=300, seed=5, password="demo-pass-x", stdout=StringIO())
+    bluepeak = Engagement.objects.get(organization__name="Bluepeak Logistics")
+    state = engagement_state(engagement=bluepeak)
+    assert [state.phase(n).phase.is_closed for n in (1, 2, 3)] == [True, True, True]
+    assert state.current.phase.number == 4
+    assert signoff_state(engagement=bluepeak, subject="enablement") == "approved"
+    first = _counts(bluepeak)
+    assert {state for _, state, _ in first["trainings"]} == {"delivered"}
+    assert len(first["trainings"]) == 5
+    assert first["office_hours"] == 5 and first["checks"] == 1 and first["extensions"] == 1
+    assert ("question", "open") in first["issues"] and len(first["issues"]) == 5
+    assert (3, GateDecision.Decision.EXTEND_HYPERCARE) in first["decisions"]
+    assert first["occurrences"] > 40 and first["done"] == 3 and first["triggers"] == 4
+    status = services.hypercare_status(engagement=bluepeak)
+    assert status.extension_days == 14 and status.state == "complete"
+    assert bluepeak.debrief.went_well and bluepeak.handoff_notes.text
+    # 3c "weekly office hours" was ticked by the office-hours log.
+    assert bluepeak.checklist_items.get(key="3c.office_hours").done
+    # Northwind has not reached enablement: no handoff records.
+    northwind = Engagement.objects.get(organization__name="Northwind Analytics")
+    assert not northwind.training_sessions.exists()
+
+    call_command("demo", accounts=300, seed=5, password="demo-pass-x", stdout=StringIO())
+    assert _counts(bluepeak) == first

@@ -1,0 +1,356 @@
+"""Handoff pages through the test client: who may see and change what, bad input, the
+calendar feed at its secret URL, query counts, and the check_triggers command."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from handoff import services
+from handoff.models import (
+    AccuracyCheck,
+    HypercareIssue,
+    MaintenanceOccurrence,
+    OfficeHours,
+    TrainingSession,
+)
+from tests.factories import make_engagement, make_org
+
+PAGES = ("enablement", "hypercare", "maintenance", "trigger_list")
+
+
+def _url(name, engagement, *args):
+    return reverse(f"handoff:{name}", args=[engagement.pk, *args])
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize(
+    "who,status",
+    [
+        ("architect", 200),
+        ("engineer", 200),
+        ("manager", 200),
+        ("ops", 200),
+        ("customer", 200),
+        ("viewer", 200),
+        ("customer2", 404),
+        ("outsider", 404),
+    ],
+)
+def test_pages_answer_by_role(world, login, page, who, status):
+    response = login(getattr(world, who)).get(_url(page, world.engagement))
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    "who,status",
+    [("architect", 200), ("manager", 200), ("ops", 200), ("customer", 403), ("viewer", 403)],
+)
+def test_handoff_notes_page_is_internal(world, login, who, status):
+    assert login(getattr(world, who)).get(_url("handoff", world.engagement)).status_code == status
+
+
+def test_customer_approver_sees_hypercare_but_cannot_edit_architect_things(world, login):
+    client = login(world.customer)
+    page = client.get(_url("hypercare", world.engagement))
+    assert b'id="issue-form"' in page.content  # may report an issue
+    assert (
+        b'id="rollout-form"' not in page.content and b'id="office-hours-form"' not in page.content
+    )
+    assert client.post(_url("enablement", world.engagement)).status_code == 403
+    assert client.post(_url("maintenance", world.engagement)).status_code == 403
+    assert client.post(_url("calendar_regenerate", world.engagement)).status_code == 403
+    assert (
+        client.post(
+            _url("hypercare_rollout", world.engagement), {"rollout_date": "2026-01-01"}
+        ).status_code
+        == 403
+    )
+    assert not TrainingSession.objects.exists()
+
+
+def test_customer_reports_an_issue_and_the_architect_resolves_it(world, login):
+    client = login(world.customer)
+    response = client.post(
+        _url("issue_add", world.engagement),
+        {
+            "kind": "misrouted",
+            "severity": "high",
+            "summary": "Acme went to West 2",
+            "account_id": "NW-17",
+        },
+    )
+    assert response.status_code == 302
+    issue = HypercareIssue.objects.get(engagement=world.engagement)
+    assert issue.reported_by == world.customer and issue.state == "open"
+    assert (
+        client.post(
+            _url("issue_resolve", world.engagement, issue.pk), {"resolution": "x"}
+        ).status_code
+        == 403
+    )
+    login(world.architect).post(
+        _url("issue_resolve", world.engagement, issue.pk),
+        {"resolution": "Named-account override added."},
+    )
+    issue.refresh_from_db()
+    assert issue.state == "resolved" and issue.resolved_by == world.architect
+
+
+def test_viewer_and_engineer_cannot_report_issues(world, login):
+    for who in (world.viewer, world.engineer):
+        response = login(who).post(
+            _url("issue_add", world.engagement),
+            {"kind": "question", "severity": "low", "summary": "?"},
+        )
+        assert response.status_code == 403
+    assert not HypercareIssue.objects.exists()
+
+
+def _prefixed(session, **values):
+    return {f"t{session.pk}-{k}": v for k, v in values.items()}
+
+
+def test_architect_plans_trainings_and_records_delivery(world, login):
+    client = login(world.architect)
+    client.post(_url("enablement", world.engagement))
+    client.post(_url("enablement", world.engagement))  # a second click changes nothing
+    assert world.engagement.training_sessions.count() == 5
+    session = world.engagement.training_sessions.get(audience_slug="leadership")
+    response = client.post(
+        _url("training_save", world.engagement, session.pk),
+        _prefixed(
+            session,
+            day="2026-02-03",
+            state="delivered",
+            minutes="45",
+            recording_url="https://videos.example.com/leadership",
+            attendees="Carla (CRO), Dan (VP Sales)",
+        ),
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.state == "delivered" and session.day == date(2026, 2, 3)
+    page = client.get(_url("enablement", world.engagement))
+    assert b"1 of 5 delivered" in page.content
+
+
+def test_training_form_names_the_bad_field(world, login):
+    services.trainings_generate(engagement=world.engagement, actor=None)
+    session = world.engagement.training_sessions.get(audience_slug="reps")
+    client = login(world.architect)
+    response = client.post(
+        _url("training_save", world.engagement, session.pk),
+        _prefixed(session, state="delivered", recording_url="not a link"),
+    )
+    assert response.status_code == 400
+    assert b"Enter a valid URL" in response.content
+    assert f'id="training-form-{session.pk}"'.encode() in response.content
+    response = client.post(
+        _url("training_save", world.engagement, session.pk), _prefixed(session, state="scheduled")
+    )
+    assert response.status_code == 400 and b"needs its date" in response.content
+    session.refresh_from_db()
+    assert session.state == "planned"
+
+
+def test_another_engagements_objects_are_404(world, login):
+    services.trainings_generate(engagement=world.other, actor=None)
+    foreign = world.other.training_sessions.first()
+    issue = HypercareIssue.objects.create(engagement=world.other, kind="bug", summary="x")
+    client = login(world.architect)
+    assert (
+        client.post(
+            _url("training_save", world.engagement, foreign.pk), _prefixed(foreign, state="planned")
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            _url("issue_resolve", world.engagement, issue.pk), {"resolution": "y"}
+        ).status_code
+        == 404
+    )
+    assert client.get(_url("hypercare", world.other)).status_code == 404
+
+
+def test_office_hours_and_accuracy_forms_report_bad_input(world, login):
+    client = login(world.architect)
+    response = client.post(_url("office_hours_add", world.engagement), {"day": "31/02/2026"})
+    assert response.status_code == 400 and b"Enter a valid date" in response.content
+    response = client.post(
+        _url("accuracy_add", world.engagement),
+        {"day": "2026-02-01", "sampled": "50", "correct": "51"},
+    )
+    assert response.status_code == 400
+    assert b"cannot exceed accounts sampled (50)" in response.content
+    assert not OfficeHours.objects.exists() and not AccuracyCheck.objects.exists()
+    response = client.post(
+        _url("issue_add", world.engagement),
+        {"kind": "misrouted", "severity": "low", "summary": "x"},
+    )
+    assert response.status_code == 400 and b"needs its CRM account id" in response.content
+
+
+def test_ops_records_an_accuracy_check_customer_cannot(world, login):
+    data = {"day": "2026-02-01", "sampled": "50", "correct": "44"}
+    assert (
+        login(world.customer).post(_url("accuracy_add", world.engagement), data).status_code == 403
+    )
+    assert login(world.ops).post(_url("accuracy_add", world.engagement), data).status_code == 302
+    assert AccuracyCheck.objects.get().correct == 44
+
+
+def test_maintenance_page_generates_and_marks_done(world, login):
+    client = login(world.architect)
+    client.post(_url("hypercare_rollout", world.engagement), {"rollout_date": "2026-01-15"})
+    client.post(_url("maintenance", world.engagement))
+    occurrence = MaintenanceOccurrence.objects.filter(engagement=world.engagement).first()
+    response = client.post(
+        _url("occurrence_done", world.engagement, occurrence.pk),
+        {"findings": "Two departed reps still on territories.", "red_flag_hit": "on"},
+    )
+    assert response.status_code == 302
+    occurrence.refresh_from_db()
+    assert occurrence.done and occurrence.red_flag_hit and occurrence.done_by == world.architect
+    other = MaintenanceOccurrence.objects.filter(engagement=world.engagement, done=False).first()
+    client.post(_url("occurrence_done", world.engagement, other.pk), {"findings": " "})
+    other.refresh_from_db()
+    assert not other.done and not other.findings
+
+
+def test_calendar_feed_needs_no_login_and_a_wrong_token_is_404(world, client):
+    icalendar = pytest.importorskip("icalendar")
+    services.hypercare_rollout_set(
+        engagement=world.engagement, rollout=date(2026, 1, 15), actor=None
+    )
+    services.maintenance_generate(engagement=world.engagement, actor=None)
+    token = services.calendar_feed_get(engagement=world.engagement).token
+    response = client.get(reverse("handoff_calendar_feed", args=[token]))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
+    calendar = icalendar.Calendar.from_ical(response.content)
+    assert len(calendar.walk("VEVENT")) == 54
+    assert client.get(reverse("handoff_calendar_feed", args=[token[:-1] + "x"])).status_code == 404
+    assert client.get(reverse("handoff_calendar_feed", args=["nope"])).status_code == 404
+
+
+def test_regenerating_the_feed_link_retires_the_old_one(world, login, client):
+    old = services.calendar_feed_get(engagement=world.engagement).token
+    login(world.architect).post(_url("calendar_regenerate", world.engagement))
+    assert client.get(reverse("handoff_calendar_feed", args=[old])).status_code == 404
+
+
+def _hypercare_data(engagement, n):
+    today = timezone.localdate()
+    for i in range(n):
+        OfficeHours.objects.create(engagement=engagement, day=today, attendees="A", topics="T")
+        HypercareIssue.objects.create(engagement=engagement, kind="bug", summary=f"Issue {i}")
+        AccuracyCheck.objects.create(engagement=engagement, day=today, sampled=50, correct=48)
+
+
+def test_hypercare_page_query_count_is_constant(world, login):
+    client = login(world.architect)
+    _hypercare_data(world.engagement, 1)
+    client.get(_url("hypercare", world.engagement))  # the first visit creates the hypercare row
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(_url("hypercare", world.engagement)).status_code == 200
+    _hypercare_data(world.engagement, 20)
+    with CaptureQueriesContext(connection) as large:
+        assert client.get(_url("hypercare", world.engagement)).status_code == 200
+    assert len(large) == len(small)
+
+
+def test_maintenance_page_query_count_is_constant(world, login):
+    client = login(world.architect)
+    services.hypercare_rollout_set(
+        engagement=world.engagement, rollout=date(2026, 1, 15), actor=None
+    )
+    services.maintenance_generate(engagement=world.engagement, actor=None, months=1)
+    client.get(_url("maintenance", world.engagement))  # the first visit creates the feed token
+    with CaptureQueriesContext(connection) as small:
+        client.get(_url("maintenance", world.engagement))
+    services.maintenance_generate(engagement=world.engagement, actor=None)
+    with CaptureQueriesContext(connection) as large:
+        client.get(_url("maintenance", world.engagement))
+    assert len(large) == len(small)
+
+
+def test_dashboard_providers_answer_in_one_query_whatever_the_count(
+    world, django_assert_num_queries
+):
+    engagements = [world.engagement, world.other]
+    org = make_org("Third Co")
+    engagements += [make_engagement(org, name=f"E{i}") for i in range(4)]
+    today = timezone.localdate()
+    for e in engagements:
+        services.hypercare_rollout_set(engagement=e, rollout=today - timedelta(days=3), actor=None)
+        AccuracyCheck.objects.create(engagement=e, day=today, sampled=50, correct=40)
+        services.triggers_check(engagement=e)
+    ids = [e.pk for e in engagements]
+    with django_assert_num_queries(1):
+        cells = services.hypercare_cells(ids)
+    assert cells[world.engagement.pk].text == "Day 4 of 30"
+    with django_assert_num_queries(1):
+        triggers = services.trigger_cells(ids)
+    assert triggers[world.other.pk].text == "Routing accuracy degradation"
+    assert triggers[world.other.pk].level == "bad"
+
+
+def test_engagement_page_and_dashboard_show_fired_triggers(world, login):
+    AccuracyCheck.objects.create(
+        engagement=world.engagement, day=timezone.localdate(), sampled=50, correct=40
+    )
+    services.triggers_check(engagement=world.engagement)
+    page = login(world.architect).get(
+        reverse("engagements:engagement_detail", args=[world.engagement.pk])
+    )
+    assert b'id="fired-triggers"' in page.content
+    assert b"40 of 50 accounts routed correctly" in page.content
+
+
+def test_triggers_page_check_now_is_internal(world, login):
+    assert login(world.customer).post(_url("trigger_list", world.engagement)).status_code == 403
+    login(world.architect).post(_url("trigger_list", world.engagement))
+    page = login(world.customer).get(_url("trigger_list", world.engagement))
+    assert b"No accuracy check yet." in page.content
+
+
+def test_handoff_page_saves_notes_and_debrief(world, login):
+    client = login(world.architect)
+    client.post(_url("notes_save", world.engagement), {"text": "Texas split is political."})
+    client.post(
+        _url("debrief_save", world.engagement),
+        {"went_well": "Two balancing rounds only.", "improve": "", "lessons": ""},
+    )
+    page = client.get(_url("handoff", world.engagement))
+    assert b"Texas split is political." in page.content
+    assert b"Two balancing rounds only." in page.content
+    assert b"4c" in page.content and b"4d" in page.content
+    assert b"Architect" in page.content  # escalation guidelines from the playbook
+    # An empty debrief is refused with a message.
+    response = client.post(_url("debrief_save", world.engagement), {}, follow=True)
+    assert b"Write at least one part of the debrief" in response.content
+    assert (
+        login(world.manager).post(_url("notes_save", world.engagement), {"text": "x"}).status_code
+        == 403
+    )
+
+
+def test_check_triggers_command(world, capsys):
+    AccuracyCheck.objects.create(
+        engagement=world.engagement, day=timezone.localdate(), sampled=10, correct=5
+    )
+    call_command("check_triggers", str(world.engagement.pk))
+    out = capsys.readouterr().out
+    assert "FIRED" in out and "Routing accuracy degradation" in out and "5 of 10" in out
+    call_command("check_triggers", world.engagement.name)
+    with pytest.raises(CommandError, match="No engagement with id 999999"):
+        call_command("check_triggers", "999999")
+    with pytest.raises(CommandError, match="No engagement named 'Nobody'"):
+        call_command("check_triggers", "Nobody")
