@@ -33,6 +33,8 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 log = logging.getLogger(__name__)
+# WeasyPrint reports every rendering step at INFO; a package build would flood the worker's log.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 STYLESHEET = "handoff/print.css"
 

@@ -13,7 +13,8 @@ def maintenance_start(engagement: Engagement) -> tuple[date, str]:
     """(start date, how it was chosen) for the Maintenance Schedule's dated occurrences.
 
     The rollout date when the handoff app knows it (``handoff.services.rollout_date``);
-    otherwise the day the Enablement phase opened; otherwise today. The second element says
+    otherwise the rollout date of the routing settings; otherwise the day the Enablement phase
+    opened; otherwise today. The second element says
     which, in a sentence the document prints under the schedule.
     """
     try:
@@ -24,6 +25,17 @@ def maintenance_start(engagement: Engagement) -> tuple[date, str]:
         day = rollout_date(engagement=engagement)
         if day is not None:
             return day, f"Dates count from the rollout on {day:%d %B %Y}."
+    from routing.models import RoutingSettings
+
+    planned = (
+        RoutingSettings.objects.filter(engagement=engagement)
+        .values_list("rollout_date", flat=True)
+        .first()
+    )
+    if planned is not None:
+        return planned, (
+            f"Dates count from {planned:%d %B %Y}, the rollout date set in the routing settings."
+        )
     phase = engagement.phases.filter(number=3).values_list("opened_at", flat=True).first()
     if phase is not None:
         day = timezone.localdate(phase)

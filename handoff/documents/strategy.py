@@ -30,7 +30,8 @@ def _assumption_rows(src: Sources, categories: tuple[str, ...]) -> list[dict[str
 
 
 def valuation(src: Sources) -> dict[str, Any]:
-    from territories import services, valuation as valuation_lib
+    from territories import services
+    from territories import valuation as valuation_lib
 
     inputs = src.model_inputs
     summary = src.valuation
