@@ -176,3 +176,14 @@ def test_build_package_command_exits_non_zero_with_one_line(world, media):
     assert done.stderr.strip().splitlines()[-1] == (
         "CommandError: No engagement 'no such engagement' (give its id or its exact name)."
     )
+
+
+def test_the_portal_download_names_the_latest_version_for_the_customer_only(world, built):
+    from handoff.package_apps import package_downloads
+
+    package.package_build(engagement=world.engagement, actor=world.ops, force=True)
+    (download,) = package_downloads(world.engagement, world.customer)
+    assert download.url == url(world.engagement, "v2/download/")
+    assert package_downloads(world.other, world.customer2) == []
+    world.customer2._document_packages = None
+    assert package_downloads(world.engagement, world.customer2) == []
