@@ -2,7 +2,7 @@
 
 ``package_build`` renders every document of ``handoff.documents.DOCUMENTS`` from the
 engagement's real data into a temporary directory, writes ``manifest.json`` (file, SHA-256,
-bytes, build time, data version), zips them under ``MEDIA_ROOT/packages/<engagement>/`` and
+bytes and render seconds per file; build time, data version), zips them under ``MEDIA_ROOT/packages/<engagement>/`` and
 only then records the ``DocumentPackage`` row. It is all or nothing: when a document fails, the
 temporary files are removed, no row is written and ``PackageError`` names the document.
 
@@ -206,6 +206,7 @@ def package_build(
                     "kind": doc.kind,
                     "sha256": _sha256(path),
                     "bytes": path.stat().st_size,
+                    "seconds": timings[doc.slug],
                 }
             )
         progress(96, "Writing the manifest and the zip")

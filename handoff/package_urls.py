@@ -13,7 +13,7 @@ urlpatterns = [
         name="package_download",
     ),
     path(
-        "package/v<int:version>/files/<str:name>",
+        "package/v<int:version>/files/<str:filename>",
         package_views.package_file,
         name="package_file",
     ),

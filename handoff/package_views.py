@@ -85,15 +85,15 @@ def package_download(request: HttpRequest, engagement: Engagement, version: int)
 
 @engagement_view(Capability.VIEW)
 def package_file(
-    request: HttpRequest, engagement: Engagement, version: int, name: str
+    request: HttpRequest, engagement: Engagement, version: int, filename: str
 ) -> HttpResponse:
     package = _package(engagement, version)
     try:
-        content = package_read_member(package, name)
+        content = package_read_member(package, filename)
     except (KeyError, FileNotFoundError, StopIteration) as exc:
         raise Http404("No such file in this package.") from exc
     response = HttpResponse(
-        content, content_type=mimetypes.guess_type(name)[0] or "application/octet-stream"
+        content, content_type=mimetypes.guess_type(filename)[0] or "application/octet-stream"
     )
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
