@@ -74,6 +74,10 @@ def main() -> None:
     from handoff.package_models import DocumentPackage
 
     media = Path(settings.MEDIA_ROOT) / "bench-package"
+    # A name of its own: tests (test_<name>) may run on the same server meanwhile.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
+        f"bench_package_{connection.settings_dict['NAME']}"
+    )
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     db_name = connection.settings_dict["NAME"]
     results = []
