@@ -40,7 +40,6 @@ from handoff.documents import DOCUMENTS, PdfDocument, filename
 from handoff.documents.schedule_start import maintenance_start
 from handoff.documents.sources import Sources
 from handoff.package_models import DocumentPackage
-from handoff.rendering import SafeURLFetcher, render_pdf
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +145,8 @@ def package_build(
     force: bool = False,
 ) -> PackageResult:
     """Build the engagement's documentation package (see the module docstring)."""
+    from handoff.rendering import SafeURLFetcher, render_pdf  # WeasyPrint: workers only
+
     started = time.perf_counter()
     progress(1, "Reading the engagement's data")
     data_version = package_data_version(engagement=engagement)

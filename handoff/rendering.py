@@ -29,12 +29,14 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-log = logging.getLogger(__name__)
 # WeasyPrint reports every rendering step at INFO; a package build would flood the worker's log.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+from weasyprint import HTML  # noqa: E402
+from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 STYLESHEET = "handoff/print.css"
 
