@@ -39,13 +39,17 @@ from django.db import connection  # noqa: E402
 TARGETS = {5000: 60.0, 50000: 180.0}
 
 
-def build_in_child(engagement_id: int, db_name: str, media: Path) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, zip path) of ``build_package`` in a fresh process."""
+def build_in_child(
+    engagement_id: int, db_name: str, media: Path
+) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds, peak RSS in MB, zip path) of ``build_package`` in a fresh
+    process."""
     url = os.environ["DATABASE_URL"]
     env = dict(
         os.environ, MEDIA_ROOT=str(media), DATABASE_URL=url.rsplit("/", 1)[0] + "/" + db_name
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "build_package", str(engagement_id), "--force"],
@@ -57,8 +61,9 @@ def build_in_child(engagement_id: int, db_name: str, media: Path) -> tuple[float
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"build_package failed:\n{done.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024.0, done.stdout.strip()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    return seconds, cpu, max(usage.ru_maxrss, before) / 1024.0, done.stdout.strip()
 
 
 def main() -> None:
@@ -88,7 +93,7 @@ def main() -> None:
             seeded = time.perf_counter() - start
             engagement = Engagement.objects.get(organization__name="Bluepeak Logistics")
             connection.close()  # the child opens its own
-            seconds, rss, path = build_in_child(engagement.pk, db_name, media)
+            seconds, cpu, rss, path = build_in_child(engagement.pk, db_name, media)
             package = DocumentPackage.objects.filter(engagement=engagement).order_by("-version")[0]
             timings = sorted(
                 ((f["file"], f["seconds"]) for f in package.files), key=lambda kv: -kv[1]
@@ -97,7 +102,9 @@ def main() -> None:
                 "accounts": n,
                 "seed_seconds": round(seeded, 1),
                 "build_seconds": round(seconds, 1),
+                "cpu_seconds": round(cpu, 1),
                 "recorded_seconds": package.seconds,
+                "load_average": os.getloadavg()[0],
                 "target_seconds": TARGETS.get(n),
                 "within_target": seconds <= TARGETS.get(n, float("inf")),
                 "peak_rss_mb": round(rss, 0),
