@@ -64,6 +64,8 @@ def update_guide(src: Sources) -> dict[str, Any]:
 
 def _sample_accounts(src: Sources) -> list[tuple[str, dict[str, Any]]]:
     """A few real accounts that show the routing order's different paths."""
+    from django.db.models import Count
+
     from routing.models import TerritoryAccount
     from territories.models import Account
 
@@ -94,31 +96,44 @@ def _sample_accounts(src: Sources) -> list[tuple[str, dict[str, Any]]]:
             accounts.filter(external_id=listed).values(*RECORD_FIELDS).first(),
         )
     split = sorted(src.routing_settings.hierarchy.get("granularity_by_state", {}))
-    if split:
+    busiest = (
+        accounts.filter(state__in=split)
+        .values("state")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "state")
+        .values_list("state", flat=True)
+        .first()
+    )
+    if busiest:
         take(
-            f"An account in a split state ({split[0]}), routed by its sub-state area",
-            accounts.filter(state=split[0], named_account_owner="")
+            f"An account in a split state ({busiest}), routed by its sub-state area",
+            accounts.filter(state=busiest, named_account_owner="")
             .exclude(external_id__in=seen)
             .exclude(postal_code="")
             .order_by("external_id")
             .values(*RECORD_FIELDS)
             .first(),
         )
-    plain = (
+    listed_ids = TerritoryAccount.objects.filter(territory__engagement=src.engagement).values(
+        "external_id"
+    )
+    candidates = (
         accounts.filter(named_account_owner="")
-        .exclude(state__in=split)
         .exclude(state="")
         .exclude(external_id__in=seen)
-        .order_by("-value", "external_id")
-        .values(*RECORD_FIELDS)
-        .first()
+        .exclude(external_id__in=listed_ids)
     )
-    take("An account routed by the geographic rules", plain)
+    ordered = candidates.order_by("-value", "external_id").values(*RECORD_FIELDS)
+    plain = ordered.exclude(state__in=split).first() or ordered.exclude(state=busiest or "").first()
     if plain:
-        blank = dict(plain, state="", postal_code="", city="")
+        where = "whole state" if plain["state"] not in split else "county or area"
+        take(f"An account routed by the geographic rules ({where})", plain)
+    base = plain or (picks[-1][1] if picks else None)
+    if base:
+        blank = dict(base, state="", postal_code="", city="")
         picks.append(
             (
-                f"The same account ({plain['external_id']}) with its state, city and postal code "
+                f"The same account ({base['external_id']}) with its state, city and postal code "
                 "missing: the fallback",
                 blank,
             )

@@ -149,6 +149,12 @@ def test_every_document_is_built_from_the_engagements_own_data(packaged, caplog)
     )
     trouble = " ".join(texts["routing-troubleshooting-guide"].split())
     assert "Real decision traces" in trouble and "fallback" in trouble.lower()
+    traces = documents.guides.troubleshooting(package.Sources(packaged.engagement))["traces"]
+    levels = [t["level"] for t in traces]
+    assert "territory" in levels and "account_list" in levels  # geography and a listed account
+    assert traces[-1]["why"].endswith("the fallback") and not traces[-1]["territory"]
+    for t in traces:  # each trace printed with the account it routed
+        assert t["record"]["external_id"] in trouble
     a_record = packaged.engagement.territory_records.order_by("key").first()
     assert a_record.key in " ".join(texts["tech-spec"].split())
     maint = " ".join(texts["maintenance-schedule"].split())
