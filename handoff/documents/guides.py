@@ -229,7 +229,13 @@ def rules_of_engagement(src: Sources) -> dict[str, Any]:
             ("terms", "Terms as agreed"),
         ],
         "cuts": src.hierarchy_spec.describe(),
-        "overrides": src.engagement.named_overrides.filter(active=True).count(),
+        # Named accounts: the territory object's active overrides once it exists, else the
+        # hierarchy's count (CRM named-account owners plus the listed matches).
+        "overrides": (
+            src.engagement.named_overrides.filter(active=True).count()
+            if src.has_object
+            else src.hierarchy_overview["named"]
+        ),
         "has_object": src.has_object,
         "territory_count": len(src.territory_rows),
         "first_effective": first_effective,
