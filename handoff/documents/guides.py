@@ -1,0 +1,315 @@
+"""Contexts of the operating guides: territory updates, routing troubleshooting, rules of
+engagement, FAQ and the maintenance schedule. The procedures are the playbook's (seed 000);
+every example, name, number and date in them comes from the engagement's data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engagements.models import Role
+from handoff.documents.sources import Sources
+
+RECORD_FIELDS = (
+    "external_id",
+    "name",
+    "domain",
+    "annual_revenue",
+    "employees",
+    "industry",
+    "country",
+    "state",
+    "city",
+    "postal_code",
+)
+
+
+def _growth_first_step(src: Sources) -> dict[str, Any] | None:
+    if not src.growth or not src.growth["steps"]:
+        return None
+    return src.growth["steps"][0]
+
+
+def update_guide(src: Sources) -> dict[str, Any]:
+    from routing import salesforce
+
+    rows = src.territory_rows
+    example = next((r for r in rows if r.get("ae")), rows[0] if rows else None)
+    unit_example = next((r for r in rows if r.get("units")), None)
+    split_states = sorted(src.routing_settings.hierarchy.get("granularity_by_state", {}).items())
+    return {
+        "sections": [
+            ("object", "The territory object"),
+            ("rep-change", "When a rep joins, leaves or changes role"),
+            ("new-territory", "Adding a territory"),
+            ("boundary", "Adjusting a boundary"),
+            ("named", "Named accounts"),
+            ("check", "After every change"),
+            ("territories", "Current territories"),
+        ],
+        "object_name": salesforce.TERRITORY_OBJECT,
+        "fields": [f.__dict__ for f in salesforce.TERRITORY_FIELDS],
+        "has_object": src.has_object,
+        "missing_object": src.missing_object,
+        "rows": rows,
+        "example": example,
+        "unit_example": unit_example,
+        "unit_sample": ", ".join((unit_example or {}).get("units", [])[:3]),
+        "split_states": split_states,
+        "growth_step": _growth_first_step(src),
+        "overrides": src.engagement.named_overrides.filter(active=True).count(),
+        "owner": src.maintenance_owner,
+        "escalation": list(src.playbook.escalation_guidelines),
+    }
+
+
+def _sample_accounts(src: Sources) -> list[tuple[str, dict[str, Any]]]:
+    """A few real accounts that show the routing order's different paths."""
+    from django.db.models import Count
+
+    from routing.models import TerritoryAccount
+    from territories.models import Account
+
+    accounts = Account.objects.filter(engagement=src.engagement)
+    picks: list[tuple[str, dict[str, Any]]] = []
+    seen: set[str] = set()
+
+    def take(why: str, row: dict[str, Any] | None) -> None:
+        if row and row["external_id"] not in seen:
+            seen.add(row["external_id"])
+            picks.append((why, row))
+
+    override = src.engagement.named_overrides.filter(active=True).exclude(external_id="").first()
+    if override is not None:
+        take(
+            "A named account (an override matches it before any other rule)",
+            accounts.filter(external_id=override.external_id).values(*RECORD_FIELDS).first(),
+        )
+    listed = (
+        TerritoryAccount.objects.filter(territory__engagement=src.engagement)
+        .exclude(external_id__in=seen)
+        .values_list("external_id", flat=True)
+        .first()
+    )
+    if listed:
+        take(
+            "An account on a territory's account list",
+            accounts.filter(external_id=listed).values(*RECORD_FIELDS).first(),
+        )
+    split = sorted(src.routing_settings.hierarchy.get("granularity_by_state", {}))
+    busiest = (
+        accounts.filter(state__in=split)
+        .values("state")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "state")
+        .values_list("state", flat=True)
+        .first()
+    )
+    if busiest:
+        take(
+            f"An account in a split state ({busiest}), routed by its sub-state area",
+            accounts.filter(state=busiest, named_account_owner="")
+            .exclude(external_id__in=seen)
+            .exclude(postal_code="")
+            .order_by("external_id")
+            .values(*RECORD_FIELDS)
+            .first(),
+        )
+    listed_ids = TerritoryAccount.objects.filter(territory__engagement=src.engagement).values(
+        "external_id"
+    )
+    candidates = (
+        accounts.filter(named_account_owner="")
+        .exclude(state="")
+        .exclude(external_id__in=seen)
+        .exclude(external_id__in=listed_ids)
+    )
+    ordered = candidates.order_by("-value", "external_id").values(*RECORD_FIELDS)
+    plain = ordered.exclude(state__in=split).first() or ordered.exclude(state=busiest or "").first()
+    if plain:
+        where = "whole state" if plain["state"] not in split else "county or area"
+        take(f"An account routed by the geographic rules ({where})", plain)
+    base = plain or (picks[-1][1] if picks else None)
+    if base:
+        blank = dict(base, state="", postal_code="", city="")
+        picks.append(
+            (
+                f"The same account ({base['external_id']}) with its state, city and postal code "
+                "missing: the fallback",
+                blank,
+            )
+        )
+    return picks
+
+
+def troubleshooting(src: Sources) -> dict[str, Any]:
+    from routing import engine, services
+
+    context: dict[str, Any] = {
+        "sections": [
+            ("order", "How an account is routed"),
+            ("hierarchy", "The hierarchy routing follows"),
+            ("diagnose", "Diagnosing an incorrect assignment"),
+            ("traces", "Real decision traces"),
+            ("fallbacks", "Fallbacks and queues"),
+            ("accuracy", "Watching accuracy"),
+        ],
+        "has_object": src.has_object,
+        "missing_object": src.missing_object,
+        "accuracy": src.accuracy,
+        "checks": src.accuracy_checks[-6:],
+        "owner": src.maintenance_owner,
+        "describe": src.hierarchy_spec.describe(),
+    }
+    if not src.has_object:
+        return context
+    spec = src.tech_spec
+    config = services.routing_config(engagement=src.engagement)
+    traces = []
+    for why, record in _sample_accounts(src):
+        decision = engine.route_record(record, config)
+        traces.append(
+            {
+                "why": why,
+                "record": record,
+                "territory": decision.territory,
+                "territory_name": decision.territory_name,
+                "owner": decision.owner,
+                "queue": decision.queue,
+                "level": decision.level,
+                "fallback": decision.fallback,
+                "unit": decision.unit,
+                "segment": decision.segment,
+                "steps": [s.as_dict() for s in decision.trace],
+            }
+        )
+    context.update(
+        evaluation_order=spec["evaluation_order"],
+        edge_cases=spec["edge_cases"],
+        granularity=spec["granularity_by_state"],
+        counts=spec["counts"],
+        default_queue=src.routing_settings.default_queue,
+        traces=traces,
+    )
+    return context
+
+
+def _term(src: Sources, slug: str) -> dict[str, Any] | None:
+    term = src.engagement.definition_terms.filter(slug=slug).first()
+    if term is None:
+        return None
+    return {"term": term.term, "definition": term.definition, **src.signoff(term.subject)}
+
+
+def rules_of_engagement(src: Sources) -> dict[str, Any]:
+    from territories.models import PlannedHire
+
+    training = {t.slug: t for t in src.playbook.training_types}
+    first_effective = min((r["effective_from"] for r in src.territory_rows), default=None)
+    losses = (src.growth or {}).get("losses", [])
+    hires = {
+        h.title: h.start_date
+        for h in PlannedHire.objects.filter(engagement=src.engagement).order_by("start_date")
+    }
+    handovers = [
+        {
+            "holder": loss["holder"],
+            "accounts": loss["accounts"],
+            "value": loss["value"],
+            "to": [{"hire": name, "start": hires.get(name)} for name in loss["to"]],
+        }
+        for loss in losses
+    ]
+    return {
+        "sections": [
+            ("principles", "Who owns an account"),
+            ("disputes", "Dispute resolution process"),
+            ("holdover", "Holdover policy for territory transitions"),
+            ("handovers", "Planned handovers"),
+            ("escalation", "Escalation"),
+            ("terms", "Terms as agreed"),
+        ],
+        "cuts": src.hierarchy_spec.describe(),
+        # Named accounts: the territory object's active overrides once it exists, else the
+        # hierarchy's count (CRM named-account owners plus the listed matches).
+        "overrides": (
+            src.engagement.named_overrides.filter(active=True).count()
+            if src.has_object
+            else src.hierarchy_overview["named"]
+        ),
+        "has_object": src.has_object,
+        "territory_count": len(src.territory_rows),
+        "first_effective": first_effective,
+        "directors": training.get("sales_directors"),
+        "managers": training.get("sales_management"),
+        "reps": training.get("reps"),
+        "escalation": list(src.playbook.escalation_guidelines),
+        "owner": src.maintenance_owner,
+        "architects": src.architects,
+        "approvers": src.approvers,
+        "handovers": handovers,
+        "holdover_term": _term(src, "holdover-policy"),
+        "roe_term": _term(src, "rules-of-engagement"),
+        "named_term": _term(src, "named-account"),
+        "anchor_term": _term(src, "anchoring-point"),
+    }
+
+
+def faq(src: Sources) -> dict[str, Any]:
+    from handoff.schedule import occurrences
+
+    start, _why = src.maintenance_start
+    schedule = occurrences(src.playbook.cadences, start=start, owner=src.maintenance_owner["label"])
+    annual = next((o for o in schedule if o.cadence == "annual"), None)
+    first_cycle = next((o for o in schedule if o.cadence == "first_cycle"), None)
+    qa = src.qa
+    return {
+        "sections": [
+            ("rep-leaves", "What if a rep leaves?"),
+            ("disputes", "What about disputed accounts?"),
+            ("working", "How do we know it's working?"),
+            ("redo", "When do we re-do territories?"),
+            ("growth", "What happens when we hire?"),
+        ],
+        "territory_count": len(src.territory_rows) or len(src.territories),
+        "has_object": src.has_object,
+        "growth_step": _growth_first_step(src),
+        "growth_steps": len((src.growth or {}).get("steps", [])),
+        "runway": (src.growth or {}).get("runway"),
+        "accuracy": src.accuracy,
+        "qa": qa,
+        "triggers": list(src.playbook.refinement_triggers),
+        "annual": annual,
+        "first_cycle": first_cycle,
+        "start": start,
+        "owner": src.maintenance_owner,
+        "architects": src.architects,
+        "metrics": (src.report or {}).get("metrics"),
+        "run": (src.report or {}).get("run"),
+    }
+
+
+def maintenance(src: Sources) -> dict[str, Any]:
+    from handoff.schedule import occurrences
+
+    start, why = src.maintenance_start
+    owner = src.maintenance_owner
+    schedule = occurrences(src.playbook.cadences, start=start, owner=owner["label"])
+    by_month: dict[str, list] = {}
+    for o in schedule:
+        by_month.setdefault(o.due.strftime("%B %Y"), []).append(o)
+    return {
+        "sections": [
+            ("owner", "Who owns maintenance"),
+            ("cadences", "Tasks by cadence"),
+            ("triggers", "Refinement triggers"),
+            ("calendar", "Dated occurrences for the next twelve months"),
+        ],
+        "owner": owner,
+        "start": start,
+        "start_why": why,
+        "cadences": list(src.playbook.cadences),
+        "triggers": list(src.playbook.refinement_triggers),
+        "by_month": list(by_month.items()),
+        "count": len(schedule),
+        "architect_role": Role.ARCHITECT.label,
+    }

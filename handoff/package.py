@@ -1,0 +1,282 @@
+"""The documentation package: build, manifest, zip, versions (issue 8 items 4, 7 and 8).
+
+``package_build`` renders every document of ``handoff.documents.DOCUMENTS`` from the
+engagement's real data into a temporary directory, writes ``manifest.json`` (file, SHA-256,
+bytes and render seconds per file; build time, data version), zips them under ``MEDIA_ROOT/packages/<engagement>/`` and
+only then records the ``DocumentPackage`` row. It is all or nothing: when a document fails, the
+temporary files are removed, no row is written and ``PackageError`` names the document.
+
+Versions: v1, v2 … per engagement. A build when the data changed since the latest version makes
+a new version. A build when nothing changed (same ``package_data_version``) returns the latest
+version and makes none — unless ``force=True`` (e.g. after a template change), which makes a new
+version of the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import resource
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from engagements.models import Engagement, Job, User
+from engagements.services import activity_record
+from handoff.documents import DOCUMENTS, PdfDocument, filename
+from handoff.documents.schedule_start import maintenance_start
+from handoff.documents.sources import Sources
+from handoff.package_models import DocumentPackage
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+MANIFEST = "manifest.json"
+
+__all__ = [
+    "PackageError",
+    "PackageResult",
+    "demo_package",
+    "maintenance_start",
+    "package_build",
+    "package_data_version",
+    "package_path",
+]
+
+
+class PackageError(Exception):
+    """The package could not be built; the message names the document or the reason."""
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    package: DocumentPackage
+    created: bool  # False: the data had not changed, the latest version was returned
+    seconds: float
+    peak_rss_mb: float
+    timings: dict[str, float]
+
+    @property
+    def message(self) -> str:
+        p = self.package
+        if not self.created:
+            return f"Package v{p.version} is current: the data has not changed since it was built"
+        return f"Built package v{p.version}: {len(p.files)} files in {self.seconds:.1f} s"
+
+
+def _no_progress(pct: float, message: str = "") -> None:
+    return None
+
+
+def package_data_version(*, engagement: Engagement) -> str:
+    """A digest of everything the documents read: accounts, valuation and roster
+    (``territories.design.data_version``), the approved run and its edits, the growth plan and
+    hires, tier rules, assumptions, definitions, every sign-off, the territory object's
+    version, QA runs and audits, and the maintenance start date. About a dozen aggregate
+    queries, independent of the number of accounts beyond the one count in ``data_version``."""
+    from engagements.models import Assumption, DefinitionTerm, SignoffRecord, SignoffVersion
+    from routing.models import QARun, RoutingAudit
+    from routing.services import routing_settings_get
+    from territories import design
+    from territories.models import GrowthPlan, PlannedHire, TierRule
+
+    def agg(qs, *fields):
+        return list(qs.aggregate(n=Count("pk"), **{f: Max(f) for f in fields}).values())
+
+    run = design.approved_run(engagement=engagement)
+    parts: list[Any] = [
+        design.data_version(engagement=engagement),
+        engagement.type,
+        engagement.playbook_template_id,
+        [run.pk, run.approved_at, run.edited_at] if run else None,
+        agg(GrowthPlan.objects.filter(run__engagement=engagement), "computed_at"),
+        agg(PlannedHire.objects.filter(engagement=engagement), "created_at", "start_date"),
+        agg(TierRule.objects.filter(engagement=engagement), "updated_at"),
+        agg(Assumption.objects.filter(engagement=engagement), "changed_at"),
+        agg(DefinitionTerm.objects.filter(engagement=engagement), "updated_at"),
+        agg(SignoffVersion.objects.filter(engagement=engagement), "published_at"),
+        agg(SignoffRecord.objects.filter(engagement=engagement), "sequence"),
+        routing_settings_get(engagement=engagement).version,
+        agg(QARun.objects.filter(engagement=engagement), "created_at"),
+        agg(RoutingAudit.objects.filter(engagement=engagement), "finished_at"),
+        agg(engagement.named_overrides.all(), "pk"),
+        agg(engagement.memberships.all(), "pk", "role"),
+        str(maintenance_start(engagement)[0]),
+    ]
+    blob = json.dumps(parts, default=str, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def package_path(package: DocumentPackage) -> Path:
+    return Path(settings.MEDIA_ROOT) / package.file
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def package_build(
+    *,
+    engagement: Engagement,
+    actor: User | None = None,
+    job: Job | None = None,
+    progress: Progress = _no_progress,
+    force: bool = False,
+) -> PackageResult:
+    """Build the engagement's documentation package (see the module docstring)."""
+    from handoff.rendering import SafeURLFetcher, render_pdf  # WeasyPrint: workers only
+
+    started = time.perf_counter()
+    progress(1, "Reading the engagement's data")
+    data_version = package_data_version(engagement=engagement)
+    latest = engagement.document_packages.order_by("-version").first()
+    if (
+        latest is not None
+        and not force
+        and latest.data_version == data_version
+        and package_path(latest).is_file()
+    ):
+        progress(100, f"Package v{latest.version} is current")
+        return PackageResult(latest, False, time.perf_counter() - started, _peak_rss_mb(), {})
+    version = (latest.version + 1) if latest else 1
+    built_at = timezone.now()
+    src = Sources(engagement)
+    base = {
+        "engagement": engagement,
+        "customer": src.customer,
+        "package": {
+            "version": version,
+            "built_at": built_at,
+            "data_version": data_version,
+            "prepared_by": f"{src.architects} (architect)",
+        },
+    }
+    folder = Path(settings.MEDIA_ROOT) / "packages" / str(engagement.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
+    final: Path | None = None
+    timings: dict[str, float] = {}
+    try:
+        files = []
+        total = len(DOCUMENTS)
+        for index, doc in enumerate(DOCUMENTS, start=1):
+            progress(2 + 93 * (index - 1) / total, f"Rendering {doc.title} ({index}/{total})")
+            name = filename(index, doc)
+            path = work / name
+            t0 = time.perf_counter()
+            try:
+                if isinstance(doc, PdfDocument):
+                    context = {**base, "document": doc, **doc.context(src)}
+                    fetcher = SafeURLFetcher()
+                    path.write_bytes(render_pdf(doc.template, context, fetcher=fetcher))
+                    if fetcher.refused:
+                        log.warning("%s: refused %d URL(s)", doc.title, len(fetcher.refused))
+                else:
+                    doc.write(src, path)
+            except Exception as exc:
+                raise PackageError(
+                    f"Rendering {doc.title} ({index}/{total}) failed: "
+                    f"{exc.__class__.__name__}: {exc}"
+                ) from exc
+            timings[doc.slug] = round(time.perf_counter() - t0, 3)
+            files.append(
+                {
+                    "file": name,
+                    "title": doc.title,
+                    "kind": doc.kind,
+                    "sha256": _sha256(path),
+                    "bytes": path.stat().st_size,
+                    "seconds": timings[doc.slug],
+                }
+            )
+        progress(96, "Writing the manifest and the zip")
+        manifest = {
+            "customer": src.customer,
+            "engagement": engagement.name,
+            "engagement_id": engagement.pk,
+            "version": version,
+            "built_at": built_at.isoformat(),
+            "built_by": (actor.get_full_name() or actor.username) if actor else "",
+            "data_version": data_version,
+            "files": files,
+        }
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        stem = f"{slugify(src.customer) or 'customer'}-documentation-v{version}"
+        partial = work / f"{stem}.zip"
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.write(work / MANIFEST, f"{stem}/{MANIFEST}")
+            for entry in files:
+                archive.write(work / entry["file"], f"{stem}/{entry['file']}")
+        final = folder / f"{stem}.zip"
+        if final.exists():
+            raise PackageError(f"{final.name} already exists; another build made v{version}.")
+        os.replace(partial, final)
+        seconds = time.perf_counter() - started
+        with transaction.atomic():
+            Engagement.objects.select_for_update().filter(pk=engagement.pk).first()
+            if engagement.document_packages.filter(version=version).exists():
+                raise PackageError(f"Another build recorded package v{version} first.")
+            package = DocumentPackage.objects.create(
+                engagement=engagement,
+                version=version,
+                data_version=data_version,
+                file=str(final.relative_to(settings.MEDIA_ROOT)),
+                size=final.stat().st_size,
+                sha256=_sha256(final),
+                manifest=manifest,
+                built_at=built_at,
+                built_by=actor if actor is not None and actor.is_authenticated else None,
+                seconds=round(seconds, 2),
+                job=job,
+            )
+            activity_record(
+                engagement=engagement,
+                actor=actor,
+                verb="handoff.package_built",
+                summary=f"Documentation package v{version} built ({len(files)} files)",
+                data={"package": package.pk, "version": version},
+            )
+        final = None  # recorded: keep it
+        progress(100, f"Package v{version} ready")
+        return PackageResult(package, True, seconds, _peak_rss_mb(), timings)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if final is not None and final.exists():
+            final.unlink()
+
+
+def package_read_member(package: DocumentPackage, name: str) -> bytes:
+    """One file of a package's zip, by its name in the manifest (KeyError when not listed)."""
+    listed = {entry["file"] for entry in package.files}
+    if name not in listed and name != MANIFEST:
+        raise KeyError(name)
+    with zipfile.ZipFile(package_path(package)) as archive:
+        member = next(n for n in archive.namelist() if n.rsplit("/", 1)[-1] == name)
+        return archive.read(member)
+
+
+def demo_package(*, engagement: Engagement, actor: User | None) -> DocumentPackage:
+    """The demo's step: build the engagement's package synchronously (no new version when the
+    data is unchanged since the last demo run)."""
+    return package_build(engagement=engagement, actor=actor).package
