@@ -194,6 +194,12 @@ def demo_seed(
         ops=users["ops"],
         say=say,
     )
+    # ... and its documentation package, built as ops would (a rerun with unchanged data keeps
+    # the current version).
+    from handoff.package import demo_package
+
+    package = demo_package(engagement=bluepeak, actor=users["ops"])
+    say(f"{bluepeak}: documentation package v{package.version} built.")
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),

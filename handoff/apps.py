@@ -17,6 +17,10 @@ class HandoffConfig(AppConfig):
 
         dashboard.provide("hypercare", services.hypercare_cells)
         dashboard.provide("refinement_triggers", services.trigger_cells)
+        # The documentation package: the latest one among the customer portal's downloads.
+        from handoff import package_apps
+
+        package_apps.register()
         post_save.connect(
             signals.extend_hypercare,
             sender=GateDecision,

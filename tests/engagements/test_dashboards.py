@@ -30,16 +30,20 @@ EVIDENCE = SignoffEvidence("", "pytest", "test")
 
 @pytest.fixture
 def provider():
-    """Register a column provider for the test and remove it afterwards."""
-    registered = []
+    """Register a column provider for the test and put back what it replaced afterwards (the
+    apps' own providers stay registered for the tests that follow)."""
+    replaced = {}
 
     def _provide(key, func):
+        replaced.setdefault(key, dashboard._providers.get(key))
         dashboard.provide(key, func)
-        registered.append(key)
 
     yield _provide
-    for key in registered:
-        dashboard._providers.pop(key, None)
+    for key, previous in replaced.items():
+        if previous is None:
+            dashboard._providers.pop(key, None)
+        else:
+            dashboard._providers[key] = previous
 
 
 def _rows(html):

@@ -88,13 +88,15 @@ def test_demo_puts_northwind_mid_strategy_and_bluepeak_in_engineering():
     assert signoff_state(engagement=northwind, subject="definitions:enterprise") == "approved"
     assert SignoffRecord.objects.filter(engagement=northwind, decision="declined").exists()
     blue = engagement_state(engagement=bluepeak)
-    assert blue.phase(1).phase.is_closed and blue.current.phase.number == 2
-    assert blue.current_subphase.subphase.code == "2c"
+    # Bluepeak went through Engineering and Enablement (hypercare extended once) into Handoff.
+    assert blue.phase(1).phase.is_closed and blue.phase(3).phase.is_closed
+    assert blue.current.phase.number == 4
+    assert blue.current_subphase.subphase.code == "4b"
     for engagement in (northwind, bluepeak):
         count, problems = signoff_verify(engagement=engagement)
         assert count > 0 and problems == []
     rows = {r.engagement.pk: r for r in dashboard.engagement_overviews([northwind, bluepeak])}
-    assert rows[northwind.pk].hours_used > 0 and rows[bluepeak.pk].days_in_phase >= 30
+    assert rows[northwind.pk].hours_used > 0 and rows[bluepeak.pk].days_in_phase >= 1
 
 
 @pytest.mark.django_db

@@ -90,6 +90,7 @@ def objects(world, settings, tmp_path):
         **_territories_objects(world),
         **_routing_objects(world),
         **_design_objects(world),
+        **_handoff_objects(world),
     }
 
 
@@ -236,3 +237,27 @@ def test_an_object_of_another_engagement_is_404_through_this_one(world, client):
     client.force_login(world.architect)
     url = f"/engagements/{world.engagement.pk}/jobs/{foreign_job.pk}/"
     assert client.get(url).status_code == 404
+
+
+def _handoff_objects(world) -> dict:
+    """A documentation package (v1, one file) for the package URLs."""
+    import zipfile
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from handoff.package_models import DocumentPackage
+
+    folder = Path(settings.MEDIA_ROOT) / "packages" / str(world.engagement.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / "alpha-documentation-v1.zip", "w") as archive:
+        archive.writestr("alpha-documentation-v1/01-faq.pdf", b"%PDF-1.7\n")
+    DocumentPackage.objects.create(
+        engagement=world.engagement,
+        version=1,
+        data_version="isolation",
+        file=f"packages/{world.engagement.pk}/alpha-documentation-v1.zip",
+        sha256="0" * 64,
+        manifest={"files": [{"file": "01-faq.pdf", "title": "FAQ", "sha256": "0", "bytes": 9}]},
+    )
+    return {"version": 1, "filename": "01-faq.pdf"}
