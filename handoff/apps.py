@@ -10,7 +10,7 @@ class HandoffConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from engagements import dashboard
+        from engagements import dashboard, tracking
         from engagements.models import GateDecision
         from handoff import services, signals
         from routing.models import RoutingAudit
@@ -18,9 +18,11 @@ class HandoffConfig(AppConfig):
         dashboard.provide("hypercare", services.hypercare_cells)
         dashboard.provide("refinement_triggers", services.trigger_cells)
         # The documentation package: the latest one among the customer portal's downloads.
-        from handoff import package_apps
+        from handoff import package, package_apps, package_jobs
 
         package_apps.register()
+        # A build whose worker died: the sweep that fails the job removes what it left on disk.
+        tracking.on_job_lost(package_jobs.package_build, package.package_build_lost)
         post_save.connect(
             signals.extend_hypercare,
             sender=GateDecision,

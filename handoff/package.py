@@ -6,6 +6,15 @@ bytes and render seconds per file; build time, data version), zips them under ``
 only then records the ``DocumentPackage`` row. It is all or nothing: when a document fails, the
 temporary files are removed, no row is written and ``PackageError`` names the document.
 
+A build holds the engagement's build lock (``package_lock``) from start to finish, so two builds of
+one engagement never overlap (a second one — a race of two clicks, ``manage.py build_package`` or
+the demo beside a worker — fails at once with ``PackageError``). A worker killed mid-build (SIGKILL,
+the OOM killer, a reboot) runs no ``finally``: its temporary directory, a half-written zip inside
+it, or a finished zip not yet recorded stay on disk. The kernel drops a dead process's lock, and
+whatever the dead build left is removed by ``package_leftovers_remove`` — at the start of the next
+build and by ``package_build_lost``, which ``HandoffConfig.ready`` registers with
+``engagements.tracking.on_job_lost`` so the sweep that fails the job cleans up at once.
+
 Versions: v1, v2 … per engagement. A build when the data changed since the latest version makes
 a new version. A build when nothing changed (same ``package_data_version``) returns the latest
 version and makes none — unless ``force=True`` (e.g. after a template change), which makes a new
@@ -14,16 +23,20 @@ version of the same data.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
 import resource
 import shutil
+import socket
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +58,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 MANIFEST = "manifest.json"
+WORK_PREFIX = ".build-"  # a build's temporary directory under packages/<engagement>/
+LOCKS = ".locks"  # packages/.locks/<engagement>.lock: the build locks
+PACKAGE_ZIP = re.compile(r"-documentation-v\d+\.zip$")  # what a build names its zip
 
 __all__ = [
     "PackageError",
@@ -52,7 +68,10 @@ __all__ = [
     "demo_package",
     "maintenance_start",
     "package_build",
+    "package_build_lost",
     "package_data_version",
+    "package_leftovers_remove",
+    "package_lock",
     "package_path",
 ]
 
@@ -136,6 +155,115 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _folder(engagement_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "packages" / str(engagement_id)
+
+
+def _lock_path(engagement_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "packages" / LOCKS / f"{engagement_id}.lock"
+
+
+@contextlib.contextmanager
+def package_lock(engagement_id: int, *, holder: str = "") -> Iterator[bool]:
+    """Hold the engagement's build lock for the ``with`` block; yields False, without waiting
+    and without the lock, when another process holds it.
+
+    The lock is an exclusive ``flock`` on ``MEDIA_ROOT/packages/.locks/<engagement>.lock`` (next
+    to the files it protects, so every process that writes them sees it, on any host sharing
+    MEDIA_ROOT). The kernel releases it when its process dies, SIGKILL included: a killed build
+    never blocks the next one. ``holder`` (who builds) is written into the file for the message
+    of a build that finds the lock taken."""
+    path = _lock_path(engagement_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            if holder:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, holder.encode(), 0)
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _lock_holder(engagement_id: int) -> str:
+    try:
+        return _lock_path(engagement_id).read_text().strip()
+    except OSError:
+        return ""
+
+
+def package_leftovers_remove(*, engagement_id: int) -> list[str]:
+    """Remove what dead builds left under ``MEDIA_ROOT/packages/<engagement>/``: their temporary
+    directories (``.build-*``, with any half-written zip inside) and package zips no
+    ``DocumentPackage`` row references (a build killed between moving its zip into place and
+    recording the row). A recorded version's zip, and anything not named like a build's output,
+    is never touched; symlinks are not followed. Returns the names removed.
+
+    Call it only while holding ``package_lock(engagement_id)``: then no build of the engagement
+    is running, so nothing found is still being written."""
+    folder = _folder(engagement_id)
+    if not folder.is_dir():
+        return []
+    media = Path(settings.MEDIA_ROOT)
+    recorded = {
+        os.path.normpath(media / name)
+        for name in DocumentPackage.objects.filter(engagement_id=engagement_id).values_list(
+            "file", flat=True
+        )
+    }
+    removed = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink():
+            continue
+        if entry.is_dir() and entry.name.startswith(WORK_PREFIX):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif (
+            entry.is_file()
+            and PACKAGE_ZIP.search(entry.name)
+            and os.path.normpath(entry) not in recorded
+        ):
+            entry.unlink(missing_ok=True)
+        else:
+            continue
+        removed.append(entry.name)
+    return removed
+
+
+def package_build_lost(job: Job) -> None:
+    """``on_job_lost`` handler of ``handoff.package_jobs.package_build``: the sweep failed the job
+    (its worker died mid-build), so remove what the build left on disk.
+
+    When the build lock is taken, a live build holds it: either one started after the dead one
+    (it removed the leftovers when it started) or the lost job's own work horse is alive after
+    all (it removes its own files when it ends). Either way there is nothing to do here."""
+    with package_lock(job.engagement_id) as locked:
+        if not locked:
+            log.info(
+                "Package job %s lost; a build of engagement %s is running (%s), leaving its "
+                "files alone.",
+                job.pk,
+                job.engagement_id,
+                _lock_holder(job.engagement_id),
+            )
+            return
+        removed = package_leftovers_remove(engagement_id=job.engagement_id)
+    if removed:
+        log.warning(
+            "Package job %s lost: removed %s from packages/%s/",
+            job.pk,
+            ", ".join(removed),
+            job.engagement_id,
+        )
+
+
 def package_build(
     *,
     engagement: Engagement,
@@ -144,7 +272,37 @@ def package_build(
     progress: Progress = _no_progress,
     force: bool = False,
 ) -> PackageResult:
-    """Build the engagement's documentation package (see the module docstring)."""
+    """Build the engagement's documentation package (see the module docstring). Fails with
+    ``PackageError`` at once when another build of the engagement is running."""
+    holder = (f"job {job.pk}, " if job is not None else "") + (
+        f"pid {os.getpid()} on {socket.gethostname()}"
+    )
+    with package_lock(engagement.pk, holder=holder) as locked:
+        if not locked:
+            running = _lock_holder(engagement.pk)
+            raise PackageError(
+                "Another build of this engagement's package is running"
+                + (f" ({running})" if running else "")
+                + "; build again once it has finished."
+            )
+        removed = package_leftovers_remove(engagement_id=engagement.pk)
+        if removed:
+            log.warning(
+                "Removed what an interrupted build left in packages/%s/: %s",
+                engagement.pk,
+                ", ".join(removed),
+            )
+        return _build(engagement=engagement, actor=actor, job=job, progress=progress, force=force)
+
+
+def _build(
+    *,
+    engagement: Engagement,
+    actor: User | None,
+    job: Job | None,
+    progress: Progress,
+    force: bool,
+) -> PackageResult:
     from handoff.rendering import SafeURLFetcher, render_pdf  # WeasyPrint: workers only
 
     started = time.perf_counter()
@@ -172,9 +330,9 @@ def package_build(
             "prepared_by": f"{src.architects} (architect)",
         },
     }
-    folder = Path(settings.MEDIA_ROOT) / "packages" / str(engagement.pk)
+    folder = _folder(engagement.pk)
     folder.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
+    work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=folder))
     final: Path | None = None
     timings: dict[str, float] = {}
     try:

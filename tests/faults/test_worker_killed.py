@@ -5,24 +5,33 @@ Real Redis, real ``rqworker`` subprocesses, real SIGKILL (``support.kill_worker_
 ``jobs_sweep`` — what ``manage.py sweep_jobs`` and the status fragment run — finds the dead work
 horse by its pid; it runs here as ``manage.py sweep_jobs`` in its own process. Another job kind
 gets its case with ``_killed_then_swept`` and three asserts (record failed, nothing written
-remains, a rerun succeeds).
+remains, a rerun succeeds): the balancing run and the documentation package have theirs.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from engagements.models import Job
 from engagements.tracking import jobs_sweep
+from handoff import package
+from handoff.documents import filename
+from handoff.package_models import DocumentPackage
 from territories import design
 from territories.models import BalancingRun, RunAtom, RunEdit, RunMap, RunPod, RunTerritory
 from tests import jobs_support
 from tests.factories import clear_design_blockers, make_hierarchy, make_universe
 from tests.faults.support import kill_worker_mid_job
+from tests.handoff.test_package_build import packaged_world
 
 pytestmark = [pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
 
@@ -154,3 +163,65 @@ def test_a_run_that_fails_after_writing_its_results_keeps_none_of_them(ready, mo
     assert run.status == BalancingRun.Status.FAILED
     assert run.message == "OSError: disk full while storing the map"
     assert _rows(run) == dict.fromkeys(_rows(run), 0)
+
+
+@pytest.fixture
+def packaged(world):
+    """``world`` with 300 valued accounts, an approved map, the territory object and a QA run.
+    The worker subprocess writes under the test settings' MEDIA_ROOT (a per-test one cannot
+    reach it), so the test uses that one and removes the engagement's folder afterwards."""
+    built = packaged_world(world)
+    packages = Path(settings.MEDIA_ROOT) / "packages"
+    folder = packages / str(world.engagement.pk)
+    shutil.rmtree(folder, ignore_errors=True)
+    yield SimpleNamespace(**built.__dict__, folder=folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    (packages / package.LOCKS / f"{world.engagement.pk}.lock").unlink(missing_ok=True)
+
+
+def test_a_package_build_whose_worker_is_killed_leaves_nothing_and_a_rerun_builds_v1(
+    packaged, client
+):
+    e, folder, docs = packaged.engagement, packaged.folder, package.DOCUMENTS
+    client.force_login(packaged.ops)
+    assert client.post(f"/engagements/{e.pk}/handoff/package/").status_code == 302
+    job = Job.objects.get(engagement=e, kind="handoff.package_jobs.package_build")
+    third = int(2 + 93 * 2 / len(docs))  # what the build reports as it starts the 3rd document
+
+    def where_it_died(killed: Job) -> None:
+        assert f"Rendering {docs[2].title} (3/{len(docs)})" in killed.message
+        # The dead build ran no ``finally``: its temporary directory holds the first two files.
+        (work,) = folder.iterdir()
+        assert work.is_dir() and work.name.startswith(package.WORK_PREFIX)
+        assert sorted(p.name for p in work.iterdir()) == [
+            filename(1, docs[0]),
+            filename(2, docs[1]),
+        ]
+
+    _killed_then_swept(job, at=third, before_sweep=where_it_died)
+
+    # The sweep's ``on_job_lost`` handler removed it: no row, no temporary directory, no zip.
+    assert not DocumentPackage.objects.filter(engagement=e).exists()
+    assert list(folder.iterdir()) == []
+    page = client.get(f"/engagements/{e.pk}/handoff/package/?job={job.pk}")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'id="job-{job.pk}-status" class="job-status job-failed"' in html
+    assert "died while running this job" in html
+    assert "No package has been built for this engagement yet." in html
+
+    assert client.post(f"/engagements/{e.pk}/handoff/package/").status_code == 302
+    rerun = Job.objects.exclude(pk=job.pk).get(engagement=e, kind=job.kind)
+    jobs_support.run_burst_worker(timeout=300)
+    rerun.refresh_from_db()
+    assert rerun.status == Job.Status.SUCCEEDED, rerun.error
+    built = DocumentPackage.objects.get(engagement=e)
+    assert built.version == 1 and built.job_id == rerun.pk
+    assert rerun.result["version"] == 1 and rerun.result["created"]
+    assert [p.name for p in folder.iterdir()] == [built.filename]  # the zip, nothing else
+    with zipfile.ZipFile(package.package_path(built)) as archive:
+        names = sorted(name.rsplit("/", 1)[-1] for name in archive.namelist())
+    assert names == sorted([package.MANIFEST, *(f["file"] for f in built.files)])
+    assert len(built.files) == len(docs)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED  # the dead job stays failed

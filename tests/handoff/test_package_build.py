@@ -261,3 +261,78 @@ def test_an_engagement_without_data_gets_documents_that_say_so(world, media, cap
         assert not FORBIDDEN.search(text), (name, FORBIDDEN.search(text))
     sheet = load_workbook(io.BytesIO(files["15-territory-assignments.xlsx"]))["Territories"]
     assert "No balancing run has been approved" in sheet["A2"].value
+
+
+def _leftovers_of_a_killed_build(folder: Path, version: int) -> list[str]:
+    """What a SIGKILL leaves (no ``finally`` runs): a temporary directory with rendered files
+    and a half-written zip, and a finished zip moved into place but never recorded."""
+    work = folder / f"{package.WORK_PREFIX}dead1234"
+    work.mkdir(parents=True)
+    (work / "01-faq.pdf").write_bytes(b"%PDF-1.7\n")
+    (work / f"northwind-test-documentation-v{version}.zip").write_bytes(b"PK\x03\x04 cut off")
+    (folder / f"northwind-test-documentation-v{version}.zip").write_bytes(b"PK\x03\x04 no row")
+    return sorted([work.name, f"northwind-test-documentation-v{version}.zip"])
+
+
+def test_the_next_build_removes_what_a_killed_build_left_and_keeps_every_version(
+    packaged, monkeypatch, media, caplog
+):
+    only(monkeypatch, "faq", "territory-assignments")
+    first = package.package_build(engagement=packaged.engagement, actor=packaged.ops)
+    folder = Path(media) / "packages" / str(packaged.engagement.pk)
+    v1_zip = package.package_path(first.package)
+    left = _leftovers_of_a_killed_build(folder, version=2)
+    (folder / "README.txt").write_text("not a build's file")  # only a build's own names go
+    # Without the clean-up, the stray v2 zip would fail every later build ("already exists").
+    with caplog.at_level(logging.WARNING, logger="handoff.package"):
+        second = package.package_build(
+            engagement=packaged.engagement, actor=packaged.ops, force=True
+        )
+    assert second.created and second.package.version == 2
+    assert f"packages/{packaged.engagement.pk}/: {', '.join(left)}" in caplog.text
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["README.txt", first.package.filename, second.package.filename]
+    )
+    assert hashlib.sha256(v1_zip.read_bytes()).hexdigest() == first.package.sha256
+    manifest = json.loads(read_zip(package.package_path(second.package))["manifest.json"])
+    assert manifest["version"] == 2  # the real v2, not the stray one
+
+
+def test_the_lost_job_handler_cleans_up_unless_a_build_holds_the_lock(packaged, monkeypatch, media):
+    from engagements import tracking
+    from engagements.models import Job
+    from handoff import package_jobs
+
+    assert (
+        package.package_build_lost
+        in tracking._LOST_HANDLERS[tracking._kind(package_jobs.package_build)]
+    )
+    only(monkeypatch, "faq")
+    first = package.package_build(engagement=packaged.engagement, actor=packaged.ops)
+    folder = Path(media) / "packages" / str(packaged.engagement.pk)
+    _leftovers_of_a_killed_build(folder, version=2)
+    everything = sorted(p.name for p in folder.iterdir())
+    lost = Job.objects.create(
+        engagement=packaged.engagement, kind="handoff.package_jobs.package_build", title="Build"
+    )
+
+    with package.package_lock(packaged.engagement.pk, holder="job 77, pid 4242 on web-2") as held:
+        assert held
+        # A live build holds the lock: the handler touches nothing of it ...
+        package.package_build_lost(lost)
+        assert sorted(p.name for p in folder.iterdir()) == everything
+        # ... and a second build of the engagement is refused at once, saying who builds.
+        with pytest.raises(package.PackageError) as refused:
+            package.package_build(engagement=packaged.engagement, actor=packaged.ops, force=True)
+        assert str(refused.value) == (
+            "Another build of this engagement's package is running (job 77, pid 4242 on web-2);"
+            " build again once it has finished."
+        )
+    assert DocumentPackage.objects.filter(engagement=packaged.engagement).count() == 1
+
+    package.package_build_lost(lost)  # the lock is free: the dead build's files go
+    assert [p.name for p in folder.iterdir()] == [first.package.filename]
+    package.package_build_lost(lost)  # idempotent
+    assert hashlib.sha256(package.package_path(first.package).read_bytes()).hexdigest() == (
+        first.package.sha256
+    )
