@@ -19,12 +19,19 @@ Screenshots of every step: test-artifacts/test_journey/NN-step.png (not committe
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
+import json
 import re
+import zipfile
 
 import pytest
 from django.core import mail
+from pypdf import PdfReader
 
 from engagements.models import CustomerOrganization, Engagement
+from handoff.documents import DOCUMENTS
+from handoff.package_models import DocumentPackage
 from routing.models import QARun
 from territories.models import BalancingRun, RunAtom
 from tests.e2e.journey_support import (
@@ -116,8 +123,11 @@ def test_journey(cast, account_files, browser, live_server, settings, tmp_path):
         assert _pending_signoffs(people("boss")) == 1, row
         signed = _customer_signs_everything_pending(people(CARLA), shots, "qa")
         assert len(signed) == 1 and "QA" in signed.pop()
-        # The package steps (ops builds the package, the customer downloads it) go here.
-        _manager_sees(people("boss"), shots, "end", phase="2. Engineering")
+        files = _ops_builds_the_package(people("opsy"), shots)
+        _customer_downloads_the_package(people(CARLA), shots, base, files, tmp_path)
+        # The journey ends in Engineering: QA is signed, the gate waits for the build checklist.
+        row = _manager_sees(people("boss"), shots, "end", phase="2. Engineering")
+        assert "Engineering gate" in row and "sign-off" not in row, row
         assert _pending_signoffs(people("boss")) == 0
     except Exception:
         for username, page in people.pages.items():
@@ -506,6 +516,128 @@ def _customer_routes_through_the_api(page, shots, base, token, frame, moved):
     assert answer["territory"]["name"] in result.inner_text()
     assert levels["sub_state"]["reason"] in result.inner_text()
     shots(page, "customer-sees-the-trace")
+
+
+# The build runs inside the request here (inline jobs): up to 46 s for 5,000 accounts on this
+# 2-core machine under load (docs/benchmarks.md, "Package"); the default 30 s is too short.
+PACKAGE_BUILD_MS = 180_000
+
+
+def _ops_builds_the_package(page, shots) -> dict[str, str]:
+    """Ops opens the engagement's Enablement & handoff → Documentation package page, builds the
+    package and sees version 1 with its files. Returns the listed files: name -> document title."""
+    page.goto("/")
+    page.get_by_role("link", name=ENGAGEMENT).first.click()
+    page.wait_for_load_state("networkidle")
+    tabs = page.get_by_role("navigation", name="Engagement", exact=True)
+    tabs.get_by_role("link", name="Enablement & handoff").click()
+    page.wait_for_load_state("networkidle")
+    subnav = page.get_by_role("navigation", name="Enablement and handoff")
+    subnav.get_by_role("link", name="Documentation package").click()
+    page.wait_for_load_state("networkidle")
+    assert "No package has been built for this engagement yet." in page.content()
+    shots(page, "ops-opens-the-documentation-package")
+
+    page.locator("#package-build").get_by_role("button", name="Build the package").click()
+    page.wait_for_url(re.compile(r"/handoff/package/\?job=\d+$"), timeout=PACKAGE_BUILD_MS)
+    # With a worker the status box polls and reloads the page once the job is done; here the job
+    # ran inline in the POST, so the page already shows it finished.
+    status = page.locator(".job-status")
+    status.locator(".status-succeeded").wait_for(timeout=PACKAGE_BUILD_MS)
+    assert f"Built package v1: {len(DOCUMENTS)} files" in status.inner_text(), status.inner_text()
+    page.locator("h3", has_text="Version 1").wait_for()
+    package = DocumentPackage.objects.get(engagement__name=ENGAGEMENT)
+    assert (package.version, package.built_by.username) == (1, "opsy")
+
+    rows = page.locator("#package-files tbody tr")
+    files = {}
+    for i in range(rows.count()):
+        title, name = rows.nth(i).locator("td").all_inner_texts()[:2]
+        files[name.strip()] = title.strip()
+    assert sorted(files.values()) == sorted(d.title for d in DOCUMENTS), files
+    assert files == {f["file"]: f["title"] for f in package.files}
+    versions = page.locator("#package-versions tbody tr")
+    assert versions.count() == 1
+    assert versions.first.inner_text().startswith("v1"), versions.first.inner_text()
+    assert "Oli Ops" in versions.first.inner_text(), versions.first.inner_text()
+    shots(page, "ops-built-package-v1")
+    return files
+
+
+def _customer_downloads_the_package(page, shots, base, files: dict[str, str], tmp_path):
+    """Carla downloads the zip from her home page's downloads, and the same zip from the
+    package page; its manifest matches its members and the territory map PDF names Northwind."""
+    page.goto("/")
+    downloads = page.get_by_role("region", name="Downloads")
+    link = downloads.get_by_role("link", name="Documentation package", exact=True)
+    assert "Version 1" in downloads.inner_text(), downloads.inner_text()
+    shots(page, "customer-home-downloads")
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "northwind-robotics-documentation-v1.zip"
+    zip_path = tmp_path / "from-home" / download.suggested_filename
+    download.save_as(zip_path)
+
+    # The package page: the customer sees the version and its files but cannot build.
+    page.goto(f"{base}/")
+    page.get_by_role("navigation", name="Engagement", exact=True).get_by_role(
+        "link", name="Enablement & handoff"
+    ).click()
+    page.get_by_role("navigation", name="Enablement and handoff").get_by_role(
+        "link", name="Documentation package"
+    ).click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#package-build").count() == 0
+    assert page.locator("#package-files tbody tr").count() == len(files)
+    shots(page, "customer-package-page")
+    with page.expect_download() as info:
+        page.get_by_role("link", name=f"Download {download.suggested_filename}").click()
+    again = tmp_path / "from-package-page" / info.value.suggested_filename
+    info.value.save_as(again)
+    assert again.read_bytes() == zip_path.read_bytes()
+
+    members = _check_the_zip(zip_path, files)
+    territory_map = next(
+        data for name, data in members.items() if files[name] == "Balanced Territory Map"
+    )
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(territory_map)).pages)
+    assert ORG in text, text[:500]
+    # The approved run's territories, with their reps, are the map's content.
+    approved = (
+        RunAtom.objects.filter(run__engagement__name=ENGAGEMENT, run__approved_at__isnull=False)
+        .values_list("territory__rep", flat=True)
+        .distinct()
+    )
+    assert {rep for rep in approved if rep and rep in text}, text[:500]
+
+
+def _check_the_zip(zip_path, files: dict[str, str]) -> dict[str, bytes]:
+    """The zip holds manifest.json and exactly the files it lists, each with its SHA-256 and
+    size; returns file name -> bytes."""
+    with zipfile.ZipFile(zip_path) as archive:
+        stem = "northwind-robotics-documentation-v1"
+        names = archive.namelist()
+        assert all(n.startswith(f"{stem}/") for n in names), names
+        manifest = json.loads(archive.read(f"{stem}/manifest.json"))
+        members = {
+            n.removeprefix(f"{stem}/"): archive.read(n)
+            for n in names
+            if n != f"{stem}/manifest.json"
+        }
+    assert (manifest["customer"], manifest["engagement"], manifest["version"]) == (
+        ORG,
+        ENGAGEMENT,
+        1,
+    )
+    assert manifest["built_by"] == "Oli Ops"
+    listed = {entry["file"]: entry for entry in manifest["files"]}
+    assert set(listed) == set(members) == set(files), (sorted(listed), sorted(members))
+    for name, data in members.items():
+        assert hashlib.sha256(data).hexdigest() == listed[name]["sha256"], name
+        assert len(data) == listed[name]["bytes"], name
+        assert listed[name]["title"] == files[name], name
+    return members
 
 
 def decide(page, base, key: str, meeting_url: str, decision: str = "confirm"):
