@@ -343,6 +343,7 @@ def trigger_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 
 @engagement_view(Capability.INTERNAL)
+@require_GET
 def handoff_page(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """Internal handoff: sensitive territories, escalation guidelines, notes; the external
     handoff and close checklists (links to the phase board); debrief; retention path."""
