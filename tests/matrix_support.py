@@ -230,9 +230,9 @@ def _design_objects(engagement: Engagement) -> dict[str, int]:
 
 def _handoff_objects(engagement: Engagement, *, architect: User) -> dict[str, object]:
     """A training session, a hypercare issue, a maintenance occurrence (the schedule counts
-    from a rollout date), a documentation package whose zip holds the one file its manifest
-    lists, and the engagement's calendar token (``calendar_token``: the ``token`` of ``handoff_calendar_feed``,
-    see ``ROUTE_KWARGS`` in the matrix)."""
+    from a rollout date and makes the calendar link), a documentation package whose zip holds
+    the one file its manifest lists, and the engagement's calendar token (``calendar_token``:
+    the ``token`` of ``handoff_calendar_feed``, see ``ROUTE_KWARGS`` in the matrix)."""
     import zipfile
     from pathlib import Path
 
@@ -295,7 +295,7 @@ def _handoff_objects(engagement: Engagement, *, architect: User) -> dict[str, ob
         "occurrence_pk": occurrence.pk,
         "version": package.version,
         "filename": package.files[0]["file"],
-        "calendar_token": services.calendar_feed_get(engagement=engagement).token,
+        "calendar_token": engagement.calendar_feed.token,
     }
 
 

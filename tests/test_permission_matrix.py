@@ -7,7 +7,8 @@ role belongs to (``world.engagement``, customer A) and on another customer's (``
 customer B), each filled with objects of that engagement (``tests/matrix_support.py``), so a 404
 on "other" is the access layer at work, never a missing object. A URL without an engagement has
 one status per cell, except the calendar feed, whose token belongs to one engagement: own/other
-there is A's token and B's (``CREDENTIAL_ROUTES``). ``a|b`` accepts either (only ``healthz``: 503 when Redis is away).
+there is A's token and B's (``CREDENTIAL_ROUTES``). ``a|b`` accepts either (only ``healthz``:
+503 when Redis is away).
 
 Roles: ``anonymous`` (no session), the four consultancy roles (architect and engineer are
 members of A; manager and ops are consultancy-wide, so B answers like A — SPEC §1), the
