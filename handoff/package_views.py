@@ -12,7 +12,7 @@ import mimetypes
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from engagements.access import Capability, engagement_view
 from engagements.models import Engagement
@@ -70,6 +70,7 @@ def _package(engagement: Engagement, version: int):
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def package_download(request: HttpRequest, engagement: Engagement, version: int) -> FileResponse:
     package = _package(engagement, version)
     path = package_path(package)
@@ -84,6 +85,7 @@ def package_download(request: HttpRequest, engagement: Engagement, version: int)
 
 
 @engagement_view(Capability.VIEW)
+@require_GET
 def package_file(
     request: HttpRequest, engagement: Engagement, version: int, filename: str
 ) -> HttpResponse:

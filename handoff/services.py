@@ -418,6 +418,7 @@ def maintenance_generate(
             updates.append(row)
     MaintenanceOccurrence.objects.bulk_create(new)
     MaintenanceOccurrence.objects.bulk_update(updates, ["owner"])
+    calendar_feed_get(engagement=engagement)  # the schedule's secret calendar link
     kept = sum(1 for key, o in existing.items() if o.done)
     total = MaintenanceOccurrence.objects.filter(engagement=engagement).count()
     if new or stale or updates:
@@ -681,6 +682,7 @@ def territory_values(*, engagement: Engagement) -> tuple[list[triggers.Territory
     return rows, f"approved run {drift['run_id']} with today's accounts"
 
 
+@transaction.atomic
 @transaction.atomic
 def triggers_check(*, engagement: Engagement, today: date | None = None) -> list[TriggerEvaluation]:
     """Evaluate the refinement triggers on live data; store the latest result per trigger."""

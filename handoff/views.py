@@ -18,7 +18,7 @@ from engagements import services as engagement_services
 from engagements.access import Capability, engagement_view
 from engagements.models import Engagement
 from handoff import forms, services
-from handoff.models import Debrief, HandoffNotes, TrainingSession
+from handoff.models import CalendarFeed, Debrief, HandoffNotes, Hypercare, TrainingSession
 
 
 def _page(engagement: Engagement, **extra) -> dict:
@@ -122,7 +122,8 @@ def asset_toggle(request: HttpRequest, engagement: Engagement, item_pk: int) -> 
 
 def _hypercare_page(request, engagement, status=200, **forms_given) -> HttpResponse:
     state = services.hypercare_status(engagement=engagement)
-    row = services.hypercare_get(engagement=engagement)
+    # Read, never create: a page view stores nothing (the row is made by the first change).
+    row = Hypercare.objects.filter(engagement=engagement).first() or Hypercare()
     checks = services.accuracy_checks(engagement=engagement)
     context = _page(
         engagement,
@@ -251,7 +252,8 @@ def maintenance(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             )
         return redirect("handoff:maintenance", engagement.pk)
     occurrences = list(engagement.maintenance_occurrences.select_related("done_by"))
-    feed = services.calendar_feed_get(engagement=engagement)
+    # The secret link is made with the schedule (or by "make a new link"), not by a page view.
+    feed = CalendarFeed.objects.filter(engagement=engagement).first()
     playbook = engagement_services.playbook_for(engagement)
     return render(
         request,
@@ -262,9 +264,9 @@ def maintenance(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             today=timezone.localdate(),
             rollout=services.rollout_date(engagement=engagement),
             owner=playbook.maintenance_owner_for(engagement.type),
-            feed_url=request.build_absolute_uri(
-                reverse("handoff_calendar_feed", args=[feed.token])
-            ),
+            feed_url=request.build_absolute_uri(reverse("handoff_calendar_feed", args=[feed.token]))
+            if feed is not None
+            else None,
             retention=services.retention(engagement=engagement),
             done_form=forms.MaintenanceDoneForm(),
         ),
@@ -343,6 +345,7 @@ def trigger_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 
 @engagement_view(Capability.INTERNAL)
+@require_GET
 def handoff_page(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """Internal handoff: sensitive territories, escalation guidelines, notes; the external
     handoff and close checklists (links to the phase board); debrief; retention path."""

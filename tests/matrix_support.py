@@ -21,6 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from engagements.models import Engagement, Job, Stakeholder, User
+from handoff.services import ASSET_PREFIX
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,12 @@ def build_objects(engagement: Engagement, *, approver: User, architect: User) ->
         "assumption_pk": assumption.pk,
         "feedback_pk": feedback.pk,
         "stakeholder_pk": stakeholder.pk,
-        "item_pk": engagement.checklist_items.order_by("pk").first().pk,
+        # A 3a training-asset item: the phase board's item URLs take any item, and
+        # ``handoff:asset_toggle`` takes only these (another item is 404 there).
+        "item_pk": engagement.checklist_items.filter(key__startswith=ASSET_PREFIX)
+        .order_by("pk")
+        .first()
+        .pk,
         "term_pk": engagement.definition_terms.order_by("pk").first().pk,
         "membership_pk": viewer_membership.pk,
         "upload_pk": make_upload(engagement, approver).pk,
@@ -131,6 +137,7 @@ def build_objects(engagement: Engagement, *, approver: User, architect: User) ->
         **_territories_objects(engagement),
         **_routing_objects(engagement),
         **_design_objects(engagement),
+        **_handoff_objects(engagement, architect=architect),
     }
 
 
@@ -219,6 +226,77 @@ def _design_objects(engagement: Engagement) -> dict[str, int]:
     make_hierarchy(engagement, replace(spec, pods=(PodSpec("all", "All", seats=1),)))
     run = make_run(engagement)
     return {"run_pk": run.pk, "atom_pk": run.atoms.first().pk}
+
+
+def _handoff_objects(engagement: Engagement, *, architect: User) -> dict[str, object]:
+    """A training session, a hypercare issue, a maintenance occurrence (the schedule counts
+    from a rollout date and makes the calendar link), a documentation package whose zip holds
+    the one file its manifest lists, and the engagement's calendar token (``calendar_token``:
+    the ``token`` of ``handoff_calendar_feed``, see ``ROUTE_KWARGS`` in the matrix)."""
+    import zipfile
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from handoff import services
+    from handoff.documents import DOCUMENTS, filename
+    from handoff.models import HypercareIssue
+    from handoff.package_models import DocumentPackage
+
+    services.trainings_generate(engagement=engagement, actor=architect)
+    training = engagement.training_sessions.order_by("pk").first()
+    issue = services.issue_report(
+        engagement=engagement,
+        values={
+            "kind": HypercareIssue.Kind.QUESTION,
+            "severity": HypercareIssue.Severity.LOW,
+            "summary": "Who owns the Denver accounts?",
+        },
+        actor=architect,
+    )
+    services.hypercare_rollout_set(
+        engagement=engagement, rollout=dt.date(2030, 1, 7), actor=architect
+    )
+    services.maintenance_generate(engagement=engagement, actor=architect)
+    occurrence = engagement.maintenance_occurrences.order_by("due", "pk").first()
+    # Package versions are numbered per engagement and file names repeat across packages, so
+    # the second engagement built gets v1 and v2 and answers with v2 and another document's
+    # file: the matrix's swap check (another customer's version or file name through the own
+    # engagement) then asks for something the own engagement really does not have.
+    top = DocumentPackage.objects.count() + 1
+    folder = Path(settings.MEDIA_ROOT) / "packages" / str(engagement.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    for version in range(1, top + 1):
+        stem = f"{engagement.pk}-documentation-v{version}"
+        member = filename(version - 1, DOCUMENTS[version - 1])
+        content = b"%PDF-1.7\n" if member.endswith(".pdf") else b"PK\x03\x04"
+        with zipfile.ZipFile(folder / f"{stem}.zip", "w") as archive:
+            archive.writestr(f"{stem}/{member}", content)
+        package = DocumentPackage.objects.create(
+            engagement=engagement,
+            version=version,
+            data_version="matrix",
+            file=f"packages/{engagement.pk}/{stem}.zip",
+            sha256="0" * 64,
+            manifest={
+                "files": [
+                    {
+                        "file": member,
+                        "title": DOCUMENTS[version - 1].title,
+                        "sha256": "0",
+                        "bytes": len(content),
+                    }
+                ]
+            },
+        )
+    return {
+        "training_pk": training.pk,
+        "issue_pk": issue.pk,
+        "occurrence_pk": occurrence.pk,
+        "version": package.version,
+        "filename": package.files[0]["file"],
+        "calendar_token": engagement.calendar_feed.token,
+    }
 
 
 # --- Stored data fingerprint ---------------------------------------------------------------------

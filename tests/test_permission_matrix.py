@@ -6,7 +6,9 @@ column per role. A cell of an engagement URL is ``own/other``: the status on the
 role belongs to (``world.engagement``, customer A) and on another customer's (``world.other``,
 customer B), each filled with objects of that engagement (``tests/matrix_support.py``), so a 404
 on "other" is the access layer at work, never a missing object. A URL without an engagement has
-one status per cell. ``a|b`` accepts either (only ``healthz``: 503 when Redis is away).
+one status per cell, except the calendar feed, whose token belongs to one engagement: own/other
+there is A's token and B's (``CREDENTIAL_ROUTES``). ``a|b`` accepts either (only ``healthz``:
+503 when Redis is away).
 
 Roles: ``anonymous`` (no session), the four consultancy roles (architect and engineer are
 members of A; manager and ops are consultancy-wide, so B answers like A — SPEC §1), the
@@ -48,6 +50,16 @@ ROLES = ("anonymous", "architect", "engineer", "manager", "ops", "customer", "vi
 # password-reset token a signed string: that view says "invalid link" to everyone).
 NOT_OBJECTS = {"engagement_pk", "phase_number", "uidb64", "token"}
 FIXED_KWARGS = {"uidb64": "MQ", "token": "set-password"}
+# A kwarg name that means another thing on one route: the calendar feed's ``token`` is the
+# engagement's calendar secret (``calendar_token`` from ``build_objects``), not a password-reset
+# token.
+ROUTE_KWARGS = {"handoff_calendar_feed": {"token": "calendar_token"}}
+# URLs without ``engagement_pk`` whose credential belongs to one engagement: own/other cells like
+# the engagement URLs. The calendar feed is for calendar clients, which cannot log in: the secret
+# token in the URL is the credential, so whoever holds a valid token — anonymous, or a user of
+# another customer — gets that engagement's calendar (200 on both sides, for every role), and the
+# session plays no part. A wrong or regenerated token is 404: tests/handoff/test_core_views.py.
+CREDENTIAL_ROUTES = {"handoff_calendar_feed"}
 REFUSED = {403, 404, 405}
 
 GET_TABLE = """
@@ -112,6 +124,26 @@ engagements:signoff_sign              302/302   403/404   403/404   403/403   40
 engagements:signoff_version           302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
 engagements:stakeholder_edit          302/302   200/404   200/404   200/200   200/200   403/404   403/404   404/404
 engagements:stakeholder_list          302/302   200/404   200/404   200/200   200/200   403/404   403/404   404/404
+handoff:accuracy_add                  302/302   405/404   403/404   403/403   405/405   403/404   403/404   404/404
+handoff:asset_toggle                  302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:calendar_regenerate           302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:debrief_save                  302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:enablement                    302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
+handoff:handoff                       302/302   200/404   200/404   200/200   200/200   403/404   403/404   404/404
+handoff:hypercare                     302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
+handoff:hypercare_rollout             302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:issue_add                     302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
+handoff:issue_resolve                 302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:maintenance                   302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
+handoff:notes_save                    302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:occurrence_done               302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:office_hours_add              302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:package_download              302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
+handoff:package_file                  302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
+handoff:package_list                  302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
+handoff:training_save                 302/302   405/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:trigger_list                  302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
+handoff_calendar_feed                 200/200   200/200   200/200   200/200   200/200   200/200   200/200   200/200
 healthz                               200|503   200|503   200|503   200|503   200|503   200|503   200|503   200|503
 home                                  302       200       200       200       200       200       200       200
 login                                 200       302       302       302       302       302       302       302
@@ -233,7 +265,7 @@ engagements:job_status                302/302   405/404   405/404   405/405   40
 engagements:meeting_detail            302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:meeting_list              302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:meeting_recap             302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
-engagements:member_list               302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
+engagements:member_list               302/302   400/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:member_remove             302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:phase_board               302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
 engagements:phase_reopen              302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
@@ -243,6 +275,26 @@ engagements:signoff_sign              302/302   403/404   403/404   403/403   40
 engagements:signoff_version           302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
 engagements:stakeholder_edit          302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:stakeholder_list          302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:accuracy_add                  302/302   400/404   403/404   403/403   400/400   403/404   403/404   404/404
+handoff:asset_toggle                  302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:calendar_regenerate           302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:debrief_save                  302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:enablement                    302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:handoff                       302/302   405/404   405/404   405/405   405/405   403/404   403/404   404/404
+handoff:hypercare                     302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
+handoff:hypercare_rollout             302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:issue_add                     302/302   400/404   403/404   403/403   403/403   400/404   403/404   404/404
+handoff:issue_resolve                 302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:maintenance                   302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:notes_save                    302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:occurrence_done               302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:office_hours_add              302/302   400/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:package_download              302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
+handoff:package_file                  302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
+handoff:package_list                  302/302   302/404   403/404   403/403   302/302   403/404   403/404   404/404
+handoff:training_save                 302/302   400/404   403/404   403/403   403/403   403/404   403/404   404/404
+handoff:trigger_list                  302/302   302/404   302/404   302/302   302/302   403/404   403/404   404/404
+handoff_calendar_feed                 405/405   405/405   405/405   405/405   405/405   405/405   405/405   405/405
 healthz                               405       405       405       405       405       405       405       405
 home                                  302       405       405       405       405       405       405       405
 login                                 200       302       302       302       302       302       302       302
@@ -340,6 +392,16 @@ def _is_engagement_route(route) -> bool:
     return "engagement_pk" in kwarg_names(route.route)
 
 
+def _sides(name: str, route) -> tuple[str, ...]:
+    if _is_engagement_route(route) or name in CREDENTIAL_ROUTES:
+        return ("own", "other")
+    return ("own",)
+
+
+def _values(name: str, values: dict) -> dict:
+    return {**values, **{k: values[v] for k, v in ROUTE_KWARGS.get(name, {}).items()}}
+
+
 def test_every_url_has_a_row():
     routes = _project_routes()
     missing = []
@@ -364,7 +426,7 @@ def test_rows_have_two_statuses_exactly_on_engagement_urls():
         for name, cells in table.items():
             if name not in routes:
                 continue
-            want = 2 if _is_engagement_route(routes[name]) else 1
+            want = len(_sides(name, routes[name]))
             wrong += [
                 f"{table_name} {name} {role}: {len(parts)} statuses, expected {want}"
                 for role, parts in cells.items()
@@ -427,11 +489,11 @@ def test_permission_matrix(role, world, objects, client):
         for name, route in sorted(routes.items()):
             if name not in table:
                 continue  # test_every_url_has_a_row names it
-            sides = ("own", "other") if _is_engagement_route(route) else ("own",)
+            sides = _sides(name, route)
             for side, expected in zip(sides, table[name][role], strict=True):
                 if method == "post" and not (refused_role or expected <= REFUSED):
                     continue
-                url = fill(route.route, objects[side])
+                url = fill(route.route, _values(name, objects[side]))
                 status = call(method, url, rollback=False)
                 if status not in expected:
                     wrong.append(
@@ -446,11 +508,11 @@ def test_permission_matrix(role, world, objects, client):
     for name, route in sorted(routes.items()):
         if name not in POST:
             continue
-        sides = ("own", "other") if _is_engagement_route(route) else ("own",)
+        sides = _sides(name, route)
         for side, expected in zip(sides, POST[name][role], strict=True):
             if refused_role or expected <= REFUSED:
                 continue
-            url = fill(route.route, objects[side])
+            url = fill(route.route, _values(name, objects[side]))
             status = call("post", url, rollback=True)
             if status not in expected:
                 wrong.append(f"POST {name} ({side}) {url}: {status}, expected {_fmt(expected)}")
@@ -464,7 +526,8 @@ def test_permission_matrix(role, world, objects, client):
             foreign = [k for k in kwarg_names(route.route) if k not in NOT_OBJECTS]
             expected_own = table[name][role][0]
             for kwarg in foreign:
-                url = fill(route.route, {**objects["own"], kwarg: objects["other"][kwarg]})
+                own, other = _values(name, objects["own"]), _values(name, objects["other"])
+                url = fill(route.route, {**own, kwarg: other[kwarg]})
                 if refused_role:
                     want = expected_own
                 elif expected_own <= REFUSED:

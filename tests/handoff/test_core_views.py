@@ -354,3 +354,26 @@ def test_check_triggers_command(world, capsys):
         call_command("check_triggers", "999999")
     with pytest.raises(CommandError, match="No engagement named 'Nobody'"):
         call_command("check_triggers", "Nobody")
+
+
+def test_viewing_the_handoff_pages_stores_nothing(world, login):
+    """A GET changes nothing stored, also the first view of a fresh engagement (no hypercare
+    row, no calendar link yet): the permission matrix fingerprints the database around its GETs
+    but builds those rows first, so this is where the first view is checked."""
+    from tests.matrix_support import data_fingerprint, fingerprint_changes
+
+    client = login(world.viewer)
+    before = data_fingerprint()
+    for page in (*PAGES, "package_list"):
+        assert client.get(_url(page, world.engagement)).status_code == 200, page
+    assert b"No calendar link yet" in client.get(_url("maintenance", world.engagement)).content
+    login(world.architect)
+    assert client.get(_url("handoff", world.engagement)).status_code == 200
+    assert fingerprint_changes(before, data_fingerprint()) == []
+    # The link is made with the schedule.
+    services.hypercare_rollout_set(
+        engagement=world.engagement, rollout=date(2026, 1, 15), actor=None
+    )
+    services.maintenance_generate(engagement=world.engagement, actor=None)
+    token = world.engagement.calendar_feed.token
+    assert token in client.get(_url("maintenance", world.engagement)).content.decode()
