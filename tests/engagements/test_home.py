@@ -68,8 +68,9 @@ def test_home_and_list_queries_do_not_grow_with_engagements(world, client, usern
     # The dashboards: session + user + the engagements, then the overview's fixed eight
     # (phases, sub-phases, item counts, sign-off states, assumption counts, hours, intake,
     # calendar rules). The architect's adds memberships, meetings due, feedback, intake forms
-    # and uploads; the provided columns (none registered here) add one each.
-    assert after["/"] == {"manager": 11, "architect": 16}[username]
+    # and uploads; the manager's three provided columns (balance variance, hypercare,
+    # refinement triggers) add one each.
+    assert after["/"] == {"manager": 14, "architect": 16}[username]
 
 
 def test_engagement_page_shows_members_and_activity(world, client):
