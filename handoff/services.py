@@ -793,10 +793,9 @@ class Sensitive:
 
 def sensitive_territories(*, engagement: Engagement, limit: int = 50) -> Sensitive:
     """Concentration risk, split states and borderline accounts on the approved map."""
-    import numpy as np
 
-    from territories import geo, runs
-    from territories.design import approved_run, run_frame
+    from territories import geo
+    from territories.design import accounts_on_map, approved_run
     from territories.hierarchy import HierarchySpec, basis_label
     from territories.models import RunAtom, RunTerritory
 
@@ -822,34 +821,12 @@ def sensitive_territories(*, engagement: Engagement, limit: int = 50) -> Sensiti
             state = geo.unit_state(atom)
             if state:
                 splits.append((pod_label.get(pod_key, pod_key), state, label.get(key, key)))
-    frame = run_frame(engagement=engagement)
+    frame, keys, value = accounts_on_map(
+        engagement=engagement, run=run, spec=spec, territories=territories, by_atom=by_atom
+    )
     accounts: list[sensitivity.AccountValue] = []
     measures: list[tuple[str, str, float | None]] = []
     if not frame.empty:
-        frame = frame.reset_index(drop=True)
-        value = frame["value"].astype(float).fillna(0.0).to_numpy()
-        named = runs.named_owners(frame, run.named_accounts)
-        owner_territory = {t.rep: t.key for t in territories if t.rep}
-        pods = runs.assign_pods(spec, frame).to_numpy(dtype=object, copy=True)
-        keys = np.full(len(frame), "", dtype=object)
-        for i in np.flatnonzero(named != ""):
-            keys[i] = owner_territory.get(named[i], "")
-            pods[i] = ""
-        for pod in spec.pods:
-            rows = np.flatnonzero(pods == pod.key)
-            if not rows.size:
-                continue
-            if pod.atom == "unit":
-                sub = frame.iloc[rows]
-                atoms = geo.unit_ids(
-                    sub["state"],
-                    sub["postal_code"],
-                    sub["city"],
-                    granularity_by_state=pod.granularity_by_state,
-                ).to_numpy(dtype=object)
-            else:
-                atoms = frame["external_id"].to_numpy(dtype=object)[rows]
-            keys[rows] = [by_atom.get((pod.key, a), "") for a in atoms]
         ids = frame["external_id"].astype(str).tolist()
         names = frame["name"].astype(str).tolist() if "name" in frame else ids
         for i, key in enumerate(keys.tolist()):

@@ -1963,6 +1963,47 @@ def equity_report(*, run: BalancingRun) -> dict[str, Any]:
 # --- Drift ------------------------------------------------------------------------------------------------
 
 
+def accounts_on_map(
+    *,
+    engagement: Engagement,
+    run: BalancingRun,
+    spec: HierarchySpec,
+    territories: Sequence[RunTerritory],
+    by_atom: Mapping[tuple[str, str], str],
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Today's accounts routed by an approved run: (frame, territory key per row — "" when the
+    map has no place for it —, value per row). Named accounts go to their owner's territory,
+    unit pods by unit, account pods by the run's account lists (``by_atom``: (pod, atom) → key).
+    Used by the drift check and the handoff's sensitive-territory report."""
+    frame = run_frame(engagement=engagement).reset_index(drop=True)
+    if frame.empty:
+        return frame, np.array([], dtype=object), np.array([], dtype=float)
+    value = pd.to_numeric(frame["value"], errors="coerce").fillna(0.0).to_numpy()
+    named = runs.named_owners(frame, run.named_accounts)
+    owner_territory = {t.rep: t.key for t in territories if t.rep}
+    pods = runs.assign_pods(spec, frame).to_numpy(dtype=object, copy=True)
+    keys = np.full(len(frame), "", dtype=object)
+    for i in np.flatnonzero(named != ""):
+        keys[i] = owner_territory.get(named[i], "")
+        pods[i] = ""
+    for pod in spec.pods:
+        rows = np.flatnonzero(pods == pod.key)
+        if not rows.size:
+            continue
+        if pod.atom == "unit":
+            sub = frame.iloc[rows]
+            atoms = geo.unit_ids(
+                sub["state"],
+                sub["postal_code"],
+                sub["city"],
+                granularity_by_state=pod.granularity_by_state,
+            ).to_numpy(dtype=object)
+        else:
+            atoms = frame["external_id"].to_numpy(dtype=object)[rows]
+        keys[rows] = [by_atom.get((pod.key, a), "") for a in atoms]
+    return frame, keys, value
+
+
 def drift_check(*, engagement: Engagement) -> dict[str, Any] | None:
     """Current data against the approved run, for the refinement triggers (seed 000): per
     territory the approved and current count and value and the value variance; per pod the
@@ -1987,34 +2028,12 @@ def drift_check(*, engagement: Engagement) -> dict[str, Any] | None:
             "pod__key", "atom", "territory__key"
         )
     }
-    frame = run_frame(engagement=engagement)
+    frame, keys, value = accounts_on_map(
+        engagement=engagement, run=run, spec=spec, territories=territories, by_atom=by_atom
+    )
     current: dict[str, list[float]] = {}
     unmapped = {"accounts": 0, "value": 0.0}
     if not frame.empty:
-        frame = frame.reset_index(drop=True)
-        value = pd.to_numeric(frame["value"], errors="coerce").fillna(0.0).to_numpy()
-        named = runs.named_owners(frame, run.named_accounts)
-        owner_territory = {t.rep: t.key for t in territories if t.rep}
-        pods = runs.assign_pods(spec, frame).to_numpy(dtype=object, copy=True)
-        keys = np.full(len(frame), "", dtype=object)
-        for i in np.flatnonzero(named != ""):
-            keys[i] = owner_territory.get(named[i], "")
-            pods[i] = ""
-        for pod in spec.pods:
-            rows = np.flatnonzero(pods == pod.key)
-            if not rows.size:
-                continue
-            if pod.atom == "unit":
-                sub = frame.iloc[rows]
-                atoms = geo.unit_ids(
-                    sub["state"],
-                    sub["postal_code"],
-                    sub["city"],
-                    granularity_by_state=pod.granularity_by_state,
-                ).to_numpy(dtype=object)
-            else:
-                atoms = frame["external_id"].to_numpy(dtype=object)[rows]
-            keys[rows] = [by_atom.get((pod.key, a), "") for a in atoms]
         for key, v in zip(keys.tolist(), value.tolist(), strict=True):
             if key:
                 row = current.setdefault(key, [0, 0.0])
