@@ -6,4 +6,8 @@ class EngagementsConfig(AppConfig):
     verbose_name = "Engagements"
 
     def ready(self) -> None:
-        from engagements import signals  # noqa: F401  (connects the receivers)
+        from engagements import services, signals  # noqa: F401  (signals connects receivers)
+
+        services.signoff_page_provide(
+            subject="definitions", url_name="engagements:definitions", label="Definitions page"
+        )

@@ -46,7 +46,7 @@ from engagements.models import (
     SubPhase,
     User,
 )
-from engagements.services import signoff_aggregate_state
+from engagements.services import gate_conditions, signoff_aggregate_state
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,9 @@ def engagement_overviews(
     engagements: list[Engagement], *, today: date | None = None, with_cells: bool = True
 ) -> list[Overview]:
     """Overview rows for ``engagements`` in a fixed number of queries (eight, plus one per
-    registered column provider): phases, sub-phases, item counts, sign-off states, assumption
-    counts, hours, intake status, calendar rules."""
+    registered column provider, plus one per gate-condition provider of a phase some
+    engagement is in): phases, sub-phases, item counts, sign-off states, assumption counts,
+    hours, intake status, calendar rules."""
     today = today or timezone.localdate()
     ids = [e.pk for e in engagements]
     if not ids:
@@ -262,6 +263,19 @@ def engagement_overviews(
     )
     calendars = {e.pk: template_calendars.get(e.playbook_template_id) for e in engagements}
     cells = provided_cells(ids) if with_cells else {}
+    # Live gate conditions (hypercare window, critical issues …): asked once per phase that is
+    # the current one of some engagement, for those engagements together.
+    current_slug = {
+        engagement_id: next((p.slug for p in own if p.status != Phase.Status.CLOSED), "")
+        for engagement_id, own in phases.items()
+    }
+    conditions: dict[int, list[str]] = {}
+    for slug in sorted({s for s in current_slug.values() if s}):
+        conditions.update(
+            gate_conditions(
+                phase=slug, engagement_ids=[e for e, s in current_slug.items() if s == slug]
+            )
+        )
     rows = []
     for engagement in engagements:
         states = signoffs.get(engagement.pk, {})
@@ -323,6 +337,7 @@ def engagement_overviews(
                     signoffs={s: state_of(s) for s in phase.gate_signoffs},
                     blocking_assumptions=["…"] * blocking.get(engagement.pk, 0),
                     check_assumptions=phase.gate_checks_assumptions,
+                    conditions=conditions.get(engagement.pk, []),
                 )
                 # Dashboards show a count of blocking assumptions, not their statements.
                 gate_blockers = _merge_assumption_blockers(gate_blockers)

@@ -22,7 +22,7 @@ DAYS_PER_MONTH = 30.44
 
 @dataclass(frozen=True)
 class Blocker:
-    kind: str  # "previous_phase" | "items" | "signoff" | "assumption" | "term"
+    kind: str  # "previous_phase" | "items" | "condition" | "signoff" | "assumption" | "term"
     message: str
     subphase: str = ""
     count: int = 1  # how many things this line stands for ("3 open items in 1c")
@@ -41,12 +41,16 @@ def gate_blockers(
     signoffs: Mapping[str, str],
     blocking_assumptions: list[str],
     check_assumptions: bool,
+    conditions: Sequence[str] = (),
 ) -> list[Blocker]:
     """Everything that keeps the gate closed, most fundamental first; empty means open.
 
     ``previous_open``: name of an earlier phase that is still open (phases close in order).
     ``open_items``: sub-phase code -> texts of its required, applicable items not yet done
     (or just their number, when the caller did not load the texts).
+    ``conditions``: what live data says still blocks the gate, one line each (e.g. "Hypercare
+    window still open (ends 13 Apr 2026)"; another app supplies them, see
+    ``engagements.services.gate_conditions_provide``).
     ``signoffs``: the gate's sign-off subjects -> their state ("none"/"pending"/"declined"/…).
     ``blocking_assumptions``: statements of blocking assumptions still ASSUMED.
     """
@@ -62,6 +66,8 @@ def gate_blockers(
             continue
         for text in entry:
             blockers.append(Blocker("items", f"{code}: {text}", subphase=code))
+    for message in conditions:
+        blockers.append(Blocker("condition", message))
     for subject, state in signoffs.items():
         if state != "approved":
             reason = {
@@ -91,6 +97,8 @@ def blockers_summary(blockers: list[Blocker]) -> str:
         codes = sorted({b.subphase for b in items})
         n_items = sum(b.count for b in items)
         parts.append(f"{n_items} item{'s' if n_items != 1 else ''} ({', '.join(codes)})")
+    # Live conditions are few and each says something different: shown as they are.
+    parts += [b.message for b in blockers if b.kind == "condition"]
     for kind, label in (
         ("signoff", "sign-off"),
         ("assumption", "blocking assumption"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -1128,6 +1128,55 @@ def checklist_mark_event(
 
 # --- Phase state and gates -------------------------------------------------------------------
 
+# Gate conditions from live data of later apps (the handoff app: the hypercare window and its
+# critical issues keep the Enablement gate closed). A provider takes engagement ids and answers
+# in ONE query {engagement id: [message, ...]} for the engagements where something blocks; it
+# is asked only for engagements whose current phase is the one it was registered for, so the
+# phase board, the gate decision and the dashboards keep a fixed number of queries.
+GateConditionProvider = Callable[[list[int]], dict[int, list[str]]]
+_gate_condition_providers: dict[str, list[GateConditionProvider]] = {}
+
+
+def gate_conditions_provide(*, phase: str, provider: GateConditionProvider) -> None:
+    """Register ``provider`` for the gate of the phase with slug ``phase`` (from
+    ``AppConfig.ready()``; registering the same provider again changes nothing)."""
+    providers = _gate_condition_providers.setdefault(phase, [])
+    if provider not in providers:
+        providers.append(provider)
+
+
+def gate_conditions(*, phase: str, engagement_ids: list[int]) -> dict[int, list[str]]:
+    """What the registered providers say still blocks ``phase``'s gate, per engagement."""
+    found: dict[int, list[str]] = {}
+    if not engagement_ids:
+        return found
+    for provider in _gate_condition_providers.get(phase, []):
+        for engagement_id, messages in provider(engagement_ids).items():
+            found.setdefault(engagement_id, []).extend(messages)
+    return found
+
+
+@dataclass(frozen=True)
+class SignoffPage:
+    """Where a sign-off subject is published: a page taking the engagement pk."""
+
+    url_name: str
+    label: str
+    anchor: str = ""  # the section of the page, without "#"
+
+
+# subject -> page; registered by the app that publishes the subject (the gate panel links
+# there, so the phase board needs no import of the later apps).
+_signoff_pages: dict[str, SignoffPage] = {}
+
+
+def signoff_page_provide(*, subject: str, url_name: str, label: str, anchor: str = "") -> None:
+    _signoff_pages[subject] = SignoffPage(url_name, label, anchor)
+
+
+def signoff_page(*, subject: str) -> SignoffPage | None:
+    return _signoff_pages.get(subject)
+
 
 @dataclass
 class ItemView:
@@ -1223,7 +1272,8 @@ class EngagementState:
 
 def engagement_state(*, engagement: Engagement) -> EngagementState:
     """Phases, sub-phases, items, gate blockers and decisions of one engagement, in a fixed
-    number of queries (phases, sub-phases, items, decisions, sign-offs ×2, assumptions)."""
+    number of queries (phases, sub-phases, items, decisions, sign-offs ×2, assumptions, plus
+    one per gate-condition provider of the current phase)."""
     phases = list(Phase.objects.filter(engagement=engagement).order_by("number"))
     subphases = list(SubPhase.objects.filter(engagement=engagement).order_by("position"))
     items = list(
@@ -1259,12 +1309,21 @@ def engagement_state(*, engagement: Engagement) -> EngagementState:
             for s in subphases
             if s.phase_id == phase.pk
         ]
+        # Live conditions are asked for the current phase only: a later phase's gate is
+        # blocked by the phase before it anyway.
+        current = not phase.is_closed and previous_open is None
+        conditions = (
+            gate_conditions(phase=phase.slug, engagement_ids=[engagement.pk]).get(engagement.pk, [])
+            if current
+            else []
+        )
         blockers = lifecycle.gate_blockers(
             previous_open=previous_open,
             open_items={s.subphase.code: [v.item.text for v in s.open_required] for s in subs},
             signoffs={subject: _state_from(statuses, subject) for subject in phase.gate_signoffs},
             blocking_assumptions=[a.statement for a in blocking],
             check_assumptions=phase.gate_checks_assumptions,
+            conditions=conditions,
         )
         views.append(
             PhaseView(

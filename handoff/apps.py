@@ -11,12 +11,31 @@ class HandoffConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from engagements import dashboard, tracking
+        from engagements import services as engagement_services
         from engagements.models import GateDecision
         from handoff import services, signals
         from routing.models import RoutingAudit
 
         dashboard.provide("hypercare", services.hypercare_cells)
         dashboard.provide("refinement_triggers", services.trigger_cells)
+        # The Enablement gate waits for the hypercare window and its critical issues (live
+        # data, besides the 3d items ticked by hand); its and the Handoff gate's sign-offs are
+        # published on the handoff pages.
+        engagement_services.gate_conditions_provide(
+            phase="enablement", provider=services.hypercare_gate_conditions
+        )
+        engagement_services.signoff_page_provide(
+            subject=services.ENABLEMENT_SUBJECT,
+            url_name="handoff:enablement",
+            label="Enablement page",
+            anchor="enablement-signoff",
+        )
+        engagement_services.signoff_page_provide(
+            subject=services.PROJECT_CLOSE_SUBJECT,
+            url_name="handoff:handoff",
+            label="Handoff & close page",
+            anchor="close-signoff",
+        )
         # The documentation package: the latest one among the customer portal's downloads.
         from handoff import package, package_apps, package_jobs
 

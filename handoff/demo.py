@@ -256,18 +256,8 @@ def _enablement(engagement, architect, customer, ops, rollout) -> None:
         rollout + dt.timedelta(days=28),
     )
     _tick(engagement, architect, phase=3, prefix="3d.")
-    version = engagement_services.signoff_publish(
-        engagement=engagement,
-        subject="enablement",
-        title="Enablement: team trained, hypercare complete",
-        text=(
-            f"{engagement.organization.name} confirms: all five training sessions were delivered "
-            "and recorded; the 44-day hypercare window (30 days plus a 14-day extension) is "
-            "complete with no critical routing issue open; RevOps updates the territory object "
-            "independently; the Rules of Engagement were communicated to the sales team."
-        ),
-        actor=architect,
-    )
+    # The text the portal builds from the records above (sessions, assets, the extended window).
+    version = services.enablement_publish(engagement=engagement, actor=architect)
     _sign(engagement, version.subject, customer)
     _decide(
         engagement,

@@ -15,11 +15,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
-from engagements.models import ChecklistItem, Engagement, GateDecision, User
-from engagements.services import activity_record, checklist_mark_event, playbook_for
+from engagements.models import ChecklistItem, Engagement, GateDecision, SignoffVersion, User
+from engagements.services import (
+    activity_record,
+    checklist_mark_event,
+    playbook_for,
+    signoff_latest,
+    signoff_publish,
+)
 from handoff import schedule, sensitivity, triggers
 from handoff.models import (
     EXTENSION_DAYS,
@@ -911,17 +917,290 @@ def handoff_checklists(*, engagement: Engagement) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+# --- Gate sign-offs: enablement (3d) and project close (4d) -----------------------------------
+#
+# The texts the customer approver signs at the Enablement and Handoff gates, built from the
+# engagement's data like the other subjects (ICP matrix, hierarchy, QA …). Publishing is
+# refused while the data contradicts what the text asks the customer to confirm (training not
+# delivered, hypercare still running, the close checklist open); when the data changes after
+# publishing, the pages show it and publishing again makes a new version that needs a new
+# sign-off (``engagements.services.signoff_publish``).
+
+ENABLEMENT_SUBJECT = "enablement"
+PROJECT_CLOSE_SUBJECT = "project_close"
+CHECKPOINT_SUBPHASE = "3d"  # seed 000: the seven enablement sign-off checks
+CLOSE_SUBPHASE = "4d"  # seed 000: archive checklist and retention path
+
+
+@dataclass(frozen=True)
+class GateSignoff:
+    subject: str
+    title: str
+    text: str  # exactly what publishing would ask the customer to approve
+    problems: tuple[str, ...]  # why it cannot be published yet; empty when it can
+
+
+def _day(value: date | None) -> str:
+    return f"{value:%d %b %Y}" if value else "no date"
+
+
+def _one_line(value: str) -> str:
+    return " ".join((value or "").split())
+
+
+def _required_items(engagement: Engagement, code: str) -> list[ChecklistItem]:
+    """The required items of sub-phase ``code`` that apply to this engagement, in order."""
+    items = ChecklistItem.objects.filter(
+        engagement=engagement, subphase__code=code, required=True
+    ).order_by("position")
+    return [item for item in items if item.applies_to(engagement)]
+
+
+def _session_line(session: TrainingSession) -> str:
+    who = session.who.strip()
+    name = session.audience + (f" ({who})" if who and who != session.audience else "")
+    if session.state == TrainingSession.State.DELIVERED:
+        parts = [f"delivered {_day(session.day)}"]
+        if session.minutes:
+            parts.append(f"{session.minutes} min")
+        parts.append(
+            f"recording {session.recording_url}" if session.recording_url else "no recording"
+        )
+        line = f"- {name}: {', '.join(parts)}; attendees: {_one_line(session.attendees)}"
+    elif session.state == TrainingSession.State.CANCELLED:
+        line = f"- {name}: cancelled" + (
+            f" ({_one_line(session.notes)})" if session.notes.strip() else ""
+        )
+    else:
+        line = f"- {name}: {session.get_state_display().lower()}, not delivered" + (
+            f" (planned for {_day(session.day)})" if session.day else ""
+        )
+    return line
+
+
+def enablement_signoff(*, engagement: Engagement, today: date | None = None) -> GateSignoff:
+    """The enablement sign-off as the data stands: training sessions delivered per audience
+    with their dates, the training-assets checklist, the hypercare window and its state, and
+    the seed's seven checks (3d) the customer confirms by approving."""
+    customer = engagement.organization.name
+    sessions = list(engagement.training_sessions.all())
+    assets = training_assets(engagement=engagement)
+    status = hypercare_status(engagement=engagement, today=today)
+    checks = _required_items(engagement, CHECKPOINT_SUBPHASE)
+    problems: list[str] = []
+
+    delivered = [s for s in sessions if s.state == TrainingSession.State.DELIVERED]
+    pending = [
+        s
+        for s in sessions
+        if s.state not in (TrainingSession.State.DELIVERED, TrainingSession.State.CANCELLED)
+    ]
+    lines = [f"Enablement sign-off — {customer}: {engagement.name}", "", "Training sessions (3b):"]
+    lines += [_session_line(s) for s in sessions] or ["- none planned"]
+    lines.append(f"{len(delivered)} of {len(sessions)} sessions delivered.")
+    if not sessions:
+        problems.append("No training session is planned: plan the playbook's sessions first.")
+    elif pending:
+        problems.append(
+            "Training not delivered yet: "
+            + ", ".join(f"{s.audience} ({s.get_state_display().lower()})" for s in pending)
+            + ". Deliver each session, or cancel it when it was combined with another."
+        )
+    elif not delivered:
+        problems.append("No training session was delivered.")
+
+    lines += ["", "Training assets (3a):"]
+    lines += [f"- {'done' if a.done else 'open'}: {a.text}" for a in assets] or ["- none listed"]
+    open_assets = [a.text for a in assets if a.required and not a.done]
+    if open_assets:
+        problems.append("Training assets not created yet: " + "; ".join(open_assets) + ".")
+
+    lines += ["", "Hypercare (3c):"]
+    if status.state == "not_set":
+        lines.append("No rollout date: hypercare has not started.")
+        problems.append("Set the rollout date (hypercare page): hypercare has not started.")
+    else:
+        extension = (
+            f"{HYPERCARE_DAYS} days + {status.extension_days} days extension"
+            if status.extension_days
+            else f"{HYPERCARE_DAYS} days"
+        )
+        state = {"complete": "complete", "active": "still open"}.get(
+            status.state, "not started yet"
+        )
+        lines.append(
+            f"Rollout {_day(status.rollout)}; window of {status.total_days} days ({extension}) "
+            f"to {_day(status.end)}: {state}."
+        )
+        if status.state != "complete":
+            problems.append(
+                f"Hypercare window still open (ends {_day(status.end)}): publish the "
+                "enablement sign-off once it is complete."
+            )
+    issues = HypercareIssue.objects.filter(engagement=engagement).aggregate(
+        n=Count("id"), resolved=Count("id", filter=Q(state=HypercareIssue.State.RESOLVED))
+    )
+    critical = f"{status.critical_open} critical" if status.critical_open else "none critical"
+    lines.append(
+        f"Office hours held: {engagement.office_hours.count()}. Issues: {issues['n']} reported, "
+        f"{issues['resolved']} resolved, {status.open_issues} open ({critical})."
+    )
+    if status.critical_open:
+        n = status.critical_open
+        problems.append(f"{n} critical hypercare issue{'s' if n != 1 else ''} open: resolve first.")
+    checks_done = accuracy_checks(engagement=engagement)
+    if checks_done:
+        last = checks_done[-1]
+        lines.append(
+            f"Latest routing accuracy check ({last.source}, {_day(last.day)}): {last.correct} "
+            f"of {last.sampled} accounts correct ({last.accuracy:.1f} %)."
+        )
+    else:
+        lines.append("No routing accuracy check recorded.")
+
+    lines += [
+        "",
+        f"Validation checkpoint ({CHECKPOINT_SUBPHASE}). By approving, {customer} confirms:",
+    ]
+    lines += [f"{n}. {item.text}" for n, item in enumerate(checks, start=1)]
+    return GateSignoff(
+        subject=ENABLEMENT_SUBJECT,
+        title="Enablement: team trained, hypercare complete",
+        text="\n".join(lines),
+        problems=tuple(problems),
+    )
+
+
+def _package_lines(engagement: Engagement) -> list[str]:
+    """The delivered documentation package: the latest version built in the portal, with the
+    SHA-256 of its zip (recorded at build) and of the manifest.json inside it."""
+    import hashlib
+    import zipfile
+
+    from handoff.package import MANIFEST, package_read_member
+
+    package = engagement.document_packages.order_by("-version").first()
+    if package is None:
+        return ["Documentation package: none was built in the portal."]
+    lines = [
+        f"Documentation package delivered: version {package.version}, built "
+        f"{_day(timezone.localtime(package.built_at).date())}, {len(package.files)} files.",
+        f"Zip SHA-256: {package.sha256}",
+    ]
+    try:
+        manifest = package_read_member(package, MANIFEST)
+    except (OSError, KeyError, StopIteration, ValueError, zipfile.BadZipFile):
+        lines.append("manifest.json: the zip is not readable on the server.")
+    else:
+        lines.append(f"manifest.json SHA-256: {hashlib.sha256(manifest).hexdigest()}")
+    return lines
+
+
+def project_close_signoff(*, engagement: Engagement) -> GateSignoff:
+    """The project-close sign-off as the data stands: the delivered documentation package
+    (version and hashes), the maintenance schedule, the close checklist (4d) and the
+    retention path of the engagement's type."""
+    customer = engagement.organization.name
+    problems: list[str] = []
+    lines = [f"Project close — {customer}: {engagement.name}", ""]
+    lines += _package_lines(engagement)
+
+    schedule_rows = MaintenanceOccurrence.objects.filter(engagement=engagement).aggregate(
+        n=Count("id"), first=Min("due"), last=Max("due"), owner=Max("owner")
+    )
+    lines.append("")
+    if schedule_rows["n"]:
+        lines.append(
+            f"Maintenance schedule (4a): {schedule_rows['n']} dated tasks from "
+            f"{_day(schedule_rows['first'])} to {_day(schedule_rows['last'])}, owned by the "
+            f"{schedule_rows['owner']}."
+        )
+    else:
+        lines.append("Maintenance schedule (4a): not generated in the portal.")
+
+    items = _required_items(engagement, CLOSE_SUBPHASE)
+    lines += ["", f"Project close checklist ({CLOSE_SUBPHASE}):"]
+    lines += [f"- {'done' if i.done else 'open'}: {i.text}" for i in items]
+    open_items = [i.text for i in items if not i.done]
+    if open_items:
+        problems.append(
+            f"Finish the project close checklist ({CLOSE_SUBPHASE}) first: "
+            + "; ".join(open_items)
+            + "."
+        )
+
+    path = retention(engagement=engagement)
+    lines += ["", f"Retention path — {engagement.get_type_display()}:"]
+    lines += [f"{n}. {step}" for n, step in enumerate(path.steps, start=1)]
+    if path.checkin is not None:
+        lines.append(
+            f"Refinement check-in: {_day(path.checkin)} (internal reminder {_day(path.reminder)})."
+        )
+    lines += [
+        "",
+        f"By approving, {customer} confirms the project is complete: the customer owns the "
+        "territory system with the documentation and maintenance schedule above, and the "
+        "project is closed.",
+    ]
+    return GateSignoff(
+        subject=PROJECT_CLOSE_SUBJECT,
+        title="Project close: handoff complete, project archived",
+        text="\n".join(lines),
+        problems=tuple(problems),
+    )
+
+
+def gate_signoff_changed(*, engagement: Engagement, signoff: GateSignoff) -> bool | None:
+    """Whether the text as it stands differs from the latest published version (None: never
+    published)."""
+    latest = signoff_latest(engagement=engagement, subject=signoff.subject)
+    if latest is None:
+        return None
+    return latest.text != signoff.text
+
+
+def _gate_signoff_publish(
+    engagement: Engagement, signoff: GateSignoff, actor: User | None
+) -> SignoffVersion:
+    if signoff.problems:
+        raise ValidationError(list(signoff.problems))
+    return signoff_publish(
+        engagement=engagement,
+        subject=signoff.subject,
+        title=signoff.title,
+        text=signoff.text,
+        actor=actor,
+    )
+
+
+def enablement_publish(*, engagement: Engagement, actor: User | None) -> SignoffVersion:
+    """Publish the enablement sign-off for the customer approver (no new version when the text
+    did not change); ``ValidationError`` lists what must happen first."""
+    return _gate_signoff_publish(engagement, enablement_signoff(engagement=engagement), actor)
+
+
+def project_close_publish(*, engagement: Engagement, actor: User | None) -> SignoffVersion:
+    """Publish the project-close sign-off for the customer approver (no new version when the
+    text did not change); ``ValidationError`` lists what must happen first."""
+    return _gate_signoff_publish(engagement, project_close_signoff(engagement=engagement), actor)
+
+
 # --- Dashboard providers (one query each) -----------------------------------------------------
 
 
-def hypercare_cells(engagement_ids: list[int]):
-    """Dashboard column "Hypercare": state and day of the window. One query."""
+def hypercare_statuses(
+    *, engagement_ids: list[int], today: date | None = None
+) -> dict[int, HypercareStatus]:
+    """``hypercare_status`` of several engagements in ONE query (rollout from the hypercare
+    page or the routing settings, extensions, open and critical open issues)."""
     from django.db.models import OuterRef, Subquery
 
-    from engagements.dashboard import Cell
     from routing.models import RoutingSettings
 
-    today = timezone.localdate()
+    today = today or timezone.localdate()
+    open_issues = HypercareIssue.objects.filter(
+        engagement=OuterRef("pk"), state=HypercareIssue.State.OPEN
+    ).values("engagement")
     rows = (
         Engagement.objects.filter(pk__in=engagement_ids)
         .annotate(
@@ -937,20 +1216,50 @@ def hypercare_cells(engagement_ids: list[int]):
                 .annotate(total=Sum("days"))
                 .values("total")[:1]
             ),
-            open_issues=Subquery(
-                HypercareIssue.objects.filter(
-                    engagement=OuterRef("pk"), state=HypercareIssue.State.OPEN
-                )
-                .values("engagement")
+            open_issues=Subquery(open_issues.annotate(n=Count("id")).values("n")[:1]),
+            critical_open=Subquery(
+                open_issues.filter(severity=HypercareIssue.Severity.CRITICAL)
                 .annotate(n=Count("id"))
                 .values("n")[:1]
             ),
         )
-        .values_list("pk", "own_rollout", "routing_rollout", "extension", "open_issues")
+        .values_list(
+            "pk", "own_rollout", "routing_rollout", "extension", "open_issues", "critical_open"
+        )
     )
+    return {
+        pk: _status(own or routed, extension or 0, today, n_open or 0, critical or 0)
+        for pk, own, routed, extension, n_open, critical in rows
+    }
+
+
+def hypercare_gate_conditions(engagement_ids: list[int]) -> dict[int, list[str]]:
+    """What live hypercare data says still blocks the Enablement gate (seed 000, 3d: "30-day
+    hypercare period complete", "No critical routing issues outstanding"), besides the items
+    ticked by hand. Registered in ``HandoffConfig.ready``; one query. Extending hypercare
+    stays possible: only Proceed waits for these."""
+    found: dict[int, list[str]] = {}
+    for pk, status in hypercare_statuses(engagement_ids=engagement_ids).items():
+        messages = []
+        if status.state == "not_set":
+            messages.append("Hypercare has not started: no rollout date is set")
+        elif status.state in ("upcoming", "active"):
+            messages.append(f"Hypercare window still open (ends {status.end:%d %b %Y})")
+        if status.critical_open:
+            n = status.critical_open
+            messages.append(f"{n} critical hypercare issue{'s' if n != 1 else ''} open")
+        if messages:
+            found[pk] = messages
+    return found
+
+
+def hypercare_cells(engagement_ids: list[int]):
+    """Dashboard column "Hypercare": state and day of the window, open and critical issues.
+    One query."""
+    from engagements.dashboard import Cell
+
     cells = {}
-    for pk, own, routed, extension, open_issues in rows:
-        status = _status(own or routed, extension or 0, today, open_issues or 0, 0)
+    for pk, status in hypercare_statuses(engagement_ids=engagement_ids).items():
         if status.state == "not_set":
             continue
         level = {"active": "warn", "complete": "ok", "upcoming": ""}[status.state]
@@ -959,6 +1268,10 @@ def hypercare_cells(engagement_ids: list[int]):
         text = status.label
         if status.open_issues:
             text += f" · {status.open_issues} open"
+            if status.critical_open:
+                text += f" ({status.critical_open} critical)"
+        if status.critical_open:
+            level = "bad"
         cells[pk] = Cell(
             text=text,
             sort=status.day if status.day is not None else -1,

@@ -9,6 +9,7 @@ urlpatterns = [
     path("enablement/", views.enablement, name="enablement"),
     path("enablement/training/<int:training_pk>/", views.training_save, name="training_save"),
     path("enablement/assets/<int:item_pk>/", views.asset_toggle, name="asset_toggle"),
+    path("enablement/signoff/", views.enablement_publish, name="enablement_publish"),
     # Hypercare: /engagements/<pk>/handoff/hypercare/
     path("hypercare/", views.hypercare, name="hypercare"),
     path("hypercare/rollout/", views.hypercare_rollout, name="hypercare_rollout"),
@@ -25,5 +26,6 @@ urlpatterns = [
     path("close/", views.handoff_page, name="handoff"),
     path("close/notes/", views.notes_save, name="notes_save"),
     path("close/debrief/", views.debrief_save, name="debrief_save"),
+    path("close/signoff/", views.project_close_publish, name="project_close_publish"),
     path("", include("handoff.package_urls")),
 ]

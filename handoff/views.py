@@ -36,6 +36,15 @@ def _form_errors(form, exc: ValidationError) -> None:
 # --- Enablement -------------------------------------------------------------------------------
 
 
+def _signoff_context(engagement: Engagement, signoff: services.GateSignoff) -> dict:
+    """What the sign-off section of a handoff page shows: the text as it stands, why it cannot
+    be published yet, and whether it differs from the latest published version."""
+    return {
+        "signoff": signoff,
+        "signoff_changed": services.gate_signoff_changed(engagement=engagement, signoff=signoff),
+    }
+
+
 def _enablement_page(request, engagement, *, bound=None, status=200) -> HttpResponse:
     sessions = list(engagement.training_sessions.all())
     can_edit = engagement.access.can(Capability.EDIT)
@@ -61,6 +70,7 @@ def _enablement_page(request, engagement, *, bound=None, status=200) -> HttpResp
                 if t.slug not in {s.audience_slug for s in sessions}
             ],
             bound_pk=bound.instance.pk if bound is not None else None,
+            **_signoff_context(engagement, services.enablement_signoff(engagement=engagement)),
         ),
         status=status,
     )
@@ -115,6 +125,37 @@ def asset_toggle(request: HttpRequest, engagement: Engagement, item_pk: int) -> 
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect(reverse("handoff:enablement", args=[engagement.pk]) + "#assets")
+
+
+@engagement_view(Capability.EDIT)
+@require_POST
+def enablement_publish(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """Publish the enablement sign-off (the Enablement gate's) for the customer approver."""
+    _publish(
+        request,
+        engagement,
+        subject=services.ENABLEMENT_SUBJECT,
+        publish=services.enablement_publish,
+    )
+    return redirect(reverse("handoff:enablement", args=[engagement.pk]) + "#enablement-signoff")
+
+
+def _publish(request: HttpRequest, engagement: Engagement, *, subject: str, publish) -> None:
+    """Publish through ``publish`` and say what happened: a new version, the current one
+    unchanged, or what must happen first."""
+    before = engagement_services.signoff_latest(engagement=engagement, subject=subject)
+    try:
+        version = publish(engagement=engagement, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, "Not published: " + " ".join(exc.messages))
+        return
+    if before is not None and before.pk == version.pk:
+        messages.info(request, f"Version {version.version} is current: the text has not changed.")
+    else:
+        messages.success(
+            request,
+            f"“{version.title}” version {version.version} is waiting for the customer approver.",
+        )
 
 
 # --- Hypercare --------------------------------------------------------------------------------
@@ -371,8 +412,22 @@ def handoff_page(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             checklists=services.handoff_checklists(engagement=engagement),
             retention=services.retention(engagement=engagement),
             today=timezone.localdate(),
+            **_signoff_context(engagement, services.project_close_signoff(engagement=engagement)),
         ),
     )
+
+
+@engagement_view(Capability.EDIT)
+@require_POST
+def project_close_publish(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """Publish the project-close sign-off (the Handoff gate's) for the customer approver."""
+    _publish(
+        request,
+        engagement,
+        subject=services.PROJECT_CLOSE_SUBJECT,
+        publish=services.project_close_publish,
+    )
+    return redirect(reverse("handoff:handoff", args=[engagement.pk]) + "#close-signoff")
 
 
 @engagement_view(Capability.EDIT)

@@ -19,10 +19,17 @@ class RoutingConfig(AppConfig):
     verbose_name = "Routing"
 
     def ready(self) -> None:
-        from engagements import dashboard
+        from engagements import dashboard, services
         from routing import providers
+        from routing.services import QA_SUBJECT
 
         dashboard.provide_downloads(providers.routing_downloads)
+        services.signoff_page_provide(
+            subject=QA_SUBJECT,
+            url_name="routing:qa_suite",
+            label="QA suite",
+            anchor="engineering-signoff",
+        )
         if should_warm_geo(sys.argv, settings.WARM_GEO):
             warm_geo()
 

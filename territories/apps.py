@@ -6,9 +6,13 @@ class TerritoriesConfig(AppConfig):
     verbose_name = "Territories"
 
     def ready(self) -> None:
-        from engagements import dashboard, tracking
+        from engagements import dashboard, services, tracking
         from territories import design, jobs
 
         dashboard.provide("balance_variance", design.balance_variance_cells)
         dashboard.provide_downloads(design.map_downloads)
+        # The territory map is published for sign-off by approving a balancing run.
+        services.signoff_page_provide(
+            subject=design.MAP_SUBJECT, url_name="design:run_list", label="Balancing runs"
+        )
         tracking.on_job_lost(jobs.balancing_run, design.balancing_run_lost)

@@ -38,3 +38,25 @@ def signoff_panel(engagement: Engagement, subject: str) -> dict:
         "approved_count": sum(1 for s in items if s.state == "approved"),
         "can_sign": access is not None and access.can("sign"),
     }
+
+
+@register.simple_tag
+def gate_signoff_pages(engagement: Engagement, subjects) -> list[dict]:
+    """The pages where the gate's sign-offs are published, for the gate panel:
+    ``{% gate_signoff_pages engagement phase.gate_signoffs as pages %}``."""
+    from django.urls import reverse
+
+    pages = []
+    for subject in subjects:
+        page = services.signoff_page(subject=subject)
+        if page is None:
+            continue
+        url = reverse(page.url_name, args=[engagement.pk])
+        pages.append(
+            {
+                "subject": subject,
+                "label": page.label,
+                "url": f"{url}#{page.anchor}" if page.anchor else url,
+            }
+        )
+    return pages

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from engagements.models import Engagement, GateDecision
-from engagements.services import engagement_state, signoff_state
+from engagements.services import engagement_state, signoff_latest, signoff_state
 from handoff import services
 
 
@@ -38,6 +38,11 @@ def test_demo_moves_bluepeak_to_handoff_with_its_records_and_reruns_cleanly():
     assert [state.phase(n).phase.is_closed for n in (1, 2, 3)] == [True, True, True]
     assert state.current.phase.number == 4
     assert signoff_state(engagement=bluepeak, subject="enablement") == "approved"
+    # The signed text is the one the portal builds from Bluepeak's records.
+    signed = signoff_latest(engagement=bluepeak, subject="enablement").text
+    assert signed == services.enablement_signoff(engagement=bluepeak).text
+    assert "5 of 5 sessions delivered." in signed
+    assert "window of 44 days (30 days + 14 days extension)" in signed
     first = _counts(bluepeak)
     assert {state for _, state, _ in first["trainings"]} == {"delivered"}
     assert len(first["trainings"]) == 5
