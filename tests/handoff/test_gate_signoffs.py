@@ -351,3 +351,22 @@ def test_a_cancelled_session_does_not_hold_up_the_enablement_text(world):
     assert "- Sales Directors: cancelled (Joined leadership)" in signoff.text
     assert "4 of 5 sessions delivered." in signoff.text
     assert not any("Training not delivered" in p for p in signoff.problems)
+
+
+def test_the_gate_panel_links_each_gate_sign_off_to_where_it_is_published(world, client):
+    engagement = world.engagement
+    pk = engagement.pk
+    expected = {
+        1: [f"/engagements/{pk}/definitions/", f"/engagements/{pk}/territories/"],
+        2: [f"/engagements/{pk}/routing/qa/#engineering-signoff"],
+        3: [f"/engagements/{pk}/handoff/enablement/#enablement-signoff"],
+        4: [f"/engagements/{pk}/handoff/close/#close-signoff"],
+    }
+    client.force_login(world.architect)
+    for number, links in expected.items():
+        html = client.get(_board(engagement, number)).content.decode()
+        assert 'id="gate-signoff-pages"' in html
+        for link in links:
+            assert f'href="{link}"' in html, (number, link)
+    client.force_login(world.customer)  # the customer signs; publishing is not theirs
+    assert 'id="gate-signoff-pages"' not in client.get(_board(engagement, 3)).content.decode()
