@@ -180,6 +180,8 @@ def test_the_enablement_gate_is_passed_through_the_pages(named_customer, client)
     )
     page = client.get(_h("enablement", engagement)).content.decode()
     assert "The text has changed since the latest published version." in page
+    assert f'action="{_h("enablement_publish", engagement)}"' in page
+    assert "Publish the new version" in page
     client.post(_h("enablement_publish", engagement))
     second = signoff_latest(engagement=engagement, subject="enablement")
     assert second.version == 2 and "https://rec.example/reps-final" in second.text
@@ -274,6 +276,7 @@ def test_the_handoff_gate_closes_the_project_through_the_pages(
     _tick_phase(client, engagement, 4)
     page = client.get(_h("handoff", engagement)).content.decode()
     assert "Publish for customer sign-off" in page
+    assert f'action="{_h("project_close_publish", engagement)}"' in page
 
     client.post(_h("project_close_publish", engagement))
     version = signoff_latest(engagement=engagement, subject="project_close")
