@@ -1,5 +1,6 @@
-"""Load benchmark: 20 concurrent users on gunicorn over loopback, driving the dashboards, the
-engagement pages, the account list, a balancing run's results and the routing API.
+"""Load benchmark: 20 concurrent users on gunicorn over loopback, driving the dashboards (manager,
+architect, customer portal), the engagement pages, the account list, a balancing run's results,
+the handoff pages (enablement, hypercare, maintenance, close, package) and the routing API.
 
     DATABASE_URL=postgres://…/bench_load REDIS_URL=redis://… \\
         .venv/bin/python bench/load.py [--users 20] [--think 1.0] [--seconds 60]
@@ -173,6 +174,23 @@ def plan() -> tuple[list[Kind], str]:
                 "run results",
                 cookies["architect"],
                 [f"/engagements/{demo.pk}/territories/runs/{run.pk}/"],
+            ),
+        ),
+        Kind(
+            "customer portal home",
+            1,
+            pages("customer portal home", cookies["customer2"], ["/"]),
+        ),
+        Kind(
+            "handoff pages",
+            1,
+            pages(
+                "handoff pages",
+                cookies["architect"],
+                [
+                    f"/engagements/{demo.pk}/handoff/{page}/"
+                    for page in ("enablement", "hypercare", "maintenance", "close", "package")
+                ],
             ),
         ),
         Kind(

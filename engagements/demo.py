@@ -196,10 +196,19 @@ def demo_seed(
     )
     # ... and its documentation package, built as ops would (a rerun with unchanged data keeps
     # the current version).
-    from handoff.package import demo_package
+    missing = _pdf_renderer_missing()
+    if missing:
+        say(
+            f"{bluepeak}: documentation package NOT built — WeasyPrint cannot load its text "
+            f"library ({missing}). Install Pango (Debian/Ubuntu: sudo apt install "
+            "libpango-1.0-0 libpangoft2-1.0-0; macOS: brew install pango) and run the demo "
+            "again; everything else is ready."
+        )
+    else:
+        from handoff.package import demo_package
 
-    package = demo_package(engagement=bluepeak, actor=users["ops"])
-    say(f"{bluepeak}: documentation package v{package.version} built.")
+        package = demo_package(engagement=bluepeak, actor=users["ops"])
+        say(f"{bluepeak}: documentation package v{package.version} built.")
     logins = [
         DemoLogin("architect", "architect", "both engagements, full edit"),
         DemoLogin("engineer", "engineer", "both engagements, routing"),
@@ -210,3 +219,16 @@ def demo_seed(
         DemoLogin("customer2", "customer approver", f"{bluepeak.organization.name} only"),
     ]
     return DemoResult(engagements=engagements, logins=logins)
+
+
+def _pdf_renderer_missing() -> str | None:
+    """Why WeasyPrint cannot render here (its system library Pango is missing), or None.
+
+    Python 3.11 is all the quick start asks for; Pango is on most Linux desktops but not on
+    every fresh machine, and a demo that dies at its last step would hide everything it seeded.
+    """
+    try:
+        import weasyprint  # noqa: F401
+    except OSError as exc:
+        return str(exc).splitlines()[0][:160]
+    return None
