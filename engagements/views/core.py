@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from engagements import dashboard
-from engagements.access import engagement_view, engagements_for, global_role
+from engagements.access import can_create_engagement, engagement_view, engagements_for
 from engagements.models import Engagement, Job
 from engagements.services import (
     INTERNAL_ACTIVITY_PREFIXES,
@@ -36,7 +36,7 @@ def _engagement_rows(user):
 @require_GET
 def engagement_list(request: HttpRequest) -> HttpResponse:
     rows = list(_engagement_rows(request.user))
-    can_create = not request.user.is_customer and global_role(request.user) is None
+    can_create = can_create_engagement(request.user)
     return render(
         request,
         "engagements/engagement_list.html",

@@ -84,11 +84,48 @@ def test_bad_engagement_input_is_explained(world, client, changes, error):
     assert not CustomerOrganization.objects.filter(name="Contoso Freight").exists()
 
 
-@pytest.mark.parametrize("who", ["manager", "ops", "customer"])
+@pytest.mark.parametrize("who", ["engineer", "manager", "ops", "customer", "viewer", "outsider"])
 def test_only_architects_create_engagements(world, client, who):
     client.force_login(getattr(world, who))
     assert client.get("/engagements/new/").status_code == 403
     assert client.post("/engagements/new/", NEW).status_code == 403
+    assert not Engagement.objects.filter(name="FY2028 Territories").exists()
+    assert not CustomerOrganization.objects.filter(name="Contoso Freight").exists()
+    # Neither their home page nor the engagement list offers the button.
+    for url in ("/", "/engagements/"):
+        assert "/engagements/new/" not in client.get(url).content.decode()
+
+
+def test_an_architect_on_another_customers_engagement_creates_one_too(world, client):
+    client.force_login(world.architect2)
+    for url in ("/", "/engagements/"):
+        assert 'href="/engagements/new/"' in client.get(url).content.decode()
+    assert client.post("/engagements/new/", NEW).status_code == 302
+    engagement = Engagement.objects.get(name="FY2028 Territories")
+    assert engagement.memberships.get(user=world.architect2).role == Role.ARCHITECT
+
+
+def test_a_new_architect_creates_the_first_engagement_with_the_admin_granted_permission(
+    world, client
+):
+    from django.contrib.auth.models import Permission
+
+    newcomer = make_user("newcomer")
+    client.force_login(newcomer)
+    assert client.get("/engagements/new/").status_code == 403
+    newcomer.user_permissions.add(Permission.objects.get(codename="add_engagement"))
+    assert client.post("/engagements/new/", NEW).status_code == 302
+    engagement = Engagement.objects.get(name="FY2028 Territories")
+    assert engagement.memberships.get(user=newcomer).role == Role.ARCHITECT
+
+
+def test_a_staff_superuser_creates_engagements_but_a_plain_superuser_does_not(world, client):
+    boss = make_user("boss", is_superuser=True, is_staff=True)
+    client.force_login(boss)
+    assert client.post("/engagements/new/", NEW).status_code == 302
+    assert Engagement.objects.filter(name="FY2028 Territories").exists()
+    client.force_login(make_user("root-without-staff", is_superuser=True))
+    assert client.get("/engagements/new/").status_code == 403
 
 
 def test_a_profile_fills_the_weights_and_settings_are_logged(world, client):
