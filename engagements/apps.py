@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 
 
@@ -7,3 +9,12 @@ class EngagementsConfig(AppConfig):
 
     def ready(self) -> None:
         from engagements import signals  # noqa: F401  (connects the receivers)
+        from engagements.tracking import runs_scheduler
+
+        if runs_scheduler(sys.argv):
+            # A worker that runs RQ's scheduler keeps the minute-by-minute sweep of dead jobs
+            # scheduled (engagements/jobs.py); the job id fixed by the minute makes this
+            # idempotent.
+            from engagements.jobs import schedule_jobs_sweep
+
+            schedule_jobs_sweep()
