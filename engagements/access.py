@@ -21,7 +21,7 @@ authenticated by a per-engagement bearer token in ``routing/access.py``
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -105,6 +105,30 @@ def role_for(user: User, engagement: Engagement) -> Role | None:
     if membership_role:
         return Role(membership_role)
     return global_role(user)
+
+
+def can_create_engagement(user: User, *, membership_roles: Iterable[str] | None = None) -> bool:
+    """Architects create engagements (and staff superusers, who run the admin).
+
+    Architect is a role per engagement (SPEC §1), so an architect is a consultant who is one on
+    some engagement — or who was given the ``engagements.add_engagement`` permission in the
+    admin, which is how a newly hired architect starts their first engagement. Engineers,
+    managers, ops, customers and consultants on no engagement are refused.
+    ``membership_roles``: the user's membership roles when the caller already has them (saves
+    the query).
+    """
+    if not user.is_authenticated or not user.is_active or user.is_customer:
+        return False
+    if user.is_superuser and user.is_staff:
+        return True
+    if global_role(user) is not None:
+        return False  # manager and ops read every engagement; they do not run one
+    if membership_roles is None:
+        if Membership.objects.filter(user=user, role=Role.ARCHITECT).exists():
+            return True
+    elif Role.ARCHITECT in set(membership_roles):
+        return True
+    return user.has_perm("engagements.add_engagement")
 
 
 def engagements_for(user: User) -> QuerySet[Engagement]:

@@ -5,6 +5,9 @@ when, from where, how authenticated, the decision) **plus the previous record's 
 field of any record — or the signed text it points to — breaks either that record's own hash or
 the link from the next record, and ``verify_chain`` names the record.
 
+The records cannot show that records after the last one existed, so the last link is also kept
+apart (``ChainHead``); ``verify_head`` reports records cut from the end of the chain.
+
 Canonical form: JSON with sorted keys, no whitespace, UTF-8; datetimes as ISO 8601 in UTC with
 microseconds (what both PostgreSQL and SQLite store). Changing this format invalidates every
 stored chain, so it is versioned (``CHAIN_FORMAT``) and the version is part of the payload.
@@ -88,12 +91,26 @@ class ChainRecord:
 
 
 @dataclass(frozen=True)
+class ChainHead:
+    """The chain's last link as kept apart from the records (sequence and hash)."""
+
+    sequence: int
+    record_hash: str
+
+
+@dataclass(frozen=True)
 class ChainProblem:
+    """One finding. ``record_id`` is 0 when no stored record can be named (records missing);
+    ``kind`` is "altered" or "missing"."""
+
     record_id: int
     sequence: int
     message: str
+    kind: str = "altered"
 
     def __str__(self) -> str:
+        if not self.record_id:
+            return self.message
         return f"record #{self.sequence} (id {self.record_id}): {self.message}"
 
 
@@ -146,3 +163,56 @@ def verify_chain(records: Iterable[ChainRecord]) -> list[ChainProblem]:
         expected_previous = record.record_hash
         expected_sequence = record.sequence + 1
     return problems
+
+
+def _span(first: int, last: int) -> str:
+    return f"record #{first}" if first == last else f"records #{first}–#{last}"
+
+
+def verify_head(last: ChainRecord | None, head: ChainHead | None) -> list[ChainProblem]:
+    """Compare the last stored record with the chain's head: records cut from the end of the
+    chain, a replaced last record, records appended without moving the head, or a head that
+    vanished while records remain. ``last`` is None for an engagement without records, ``head``
+    None when no head is stored."""
+    if head is None:
+        if last is None:
+            return []
+        return [
+            ChainProblem(
+                last.record_id,
+                last.sequence,
+                "the chain's head (its last link, kept apart from the records) is missing, so "
+                "records removed from the end of the chain cannot be ruled out",
+                kind="missing",
+            )
+        ]
+    if last is None or head.sequence > last.sequence:
+        stored = last.sequence if last is not None else 0
+        where = f"the last one stored is #{stored}" if stored else "none is stored"
+        return [
+            ChainProblem(
+                0,
+                stored + 1,
+                f"{_span(stored + 1, head.sequence)} deleted from the end of the chain: "
+                f"the chain's head says {head.sequence} were written, and {where}",
+                kind="missing",
+            )
+        ]
+    if head.sequence < last.sequence:
+        return [
+            ChainProblem(
+                last.record_id,
+                last.sequence,
+                f"{_span(head.sequence + 1, last.sequence)} came after the chain's head "
+                f"(#{head.sequence}): added outside the sign-off service",
+            )
+        ]
+    if head.record_hash != last.record_hash:
+        return [
+            ChainProblem(
+                last.record_id,
+                last.sequence,
+                "the last record is not the one the chain's head names (it was replaced)",
+            )
+        ]
+    return []

@@ -190,6 +190,7 @@ class MemberForm(forms.Form):
         self.fields["user"].queryset = (
             User.objects.filter(is_active=True)
             .filter(models_q_consultant_or_org(engagement.organization_id))
+            .select_related("organization")  # each option's label names it
             .order_by("organization__name", "last_name", "username")
         )
         self.fields["user"].label_from_instance = lambda u: (

@@ -645,11 +645,23 @@ class SignoffVersion(models.Model):
         super().save(*args, **kwargs)
 
 
+class SignoffRecordQuerySet(models.QuerySet):
+    def delete(self):
+        # Bulk deletes bypass SignoffRecord.delete; they are refused the same. (Deleting the
+        # whole engagement still removes its records: the cascade does not use this method.)
+        raise ImmutableRecordError("Sign-off records are evidence and cannot be deleted.")
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
 class SignoffRecord(models.Model):
     """Evidence of one approval or decline: a link in the engagement's hash chain.
 
     Every field that the record asserts is copied here (not only referenced) and hashed with the
     previous record's hash (``engagements.chain``); ``manage.py verify_signoffs`` re-checks it.
+    The chain's last link is also kept in ``SignoffChainHead``, so records removed from the end
+    are found too.
     """
 
     class Decision(models.TextChoices):
@@ -679,6 +691,8 @@ class SignoffRecord(models.Model):
     previous_hash = models.CharField(max_length=64)
     record_hash = models.CharField(max_length=64, unique=True)
 
+    objects = SignoffRecordQuerySet.as_manager()
+
     class Meta:
         ordering = ["engagement", "sequence"]
         constraints = [
@@ -698,6 +712,27 @@ class SignoffRecord(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any):
         raise ImmutableRecordError("Sign-off records are evidence and cannot be deleted.")
+
+
+class SignoffChainHead(models.Model):
+    """The last link of an engagement's sign-off chain: its sequence number and hash.
+
+    A chain can prove that nothing inside it changed, but not that nothing was cut from its
+    end: with the last records deleted it still verifies. This row is written by
+    ``services.signoff_decide`` in the same transaction and under the same engagement-row lock
+    as the record it names, and the next record links to it; ``services.signoff_verify``
+    reports every record between the last one stored and this head as missing.
+    """
+
+    engagement = models.OneToOneField(
+        Engagement, on_delete=models.CASCADE, primary_key=True, related_name="signoff_head"
+    )
+    sequence = models.PositiveIntegerField(help_text="Sequence of the chain's last record.")
+    record_hash = models.CharField(max_length=64, help_text="Hash of the chain's last record.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Sign-off chain head of {self.engagement_id}: #{self.sequence}"
 
 
 # --- Phases, checklists, gates -----------------------------------------------------------------

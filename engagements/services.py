@@ -42,6 +42,7 @@ from engagements.models import (
     Phase,
     PlaybookTemplate,
     Role,
+    SignoffChainHead,
     SignoffRecord,
     SignoffVersion,
     Stakeholder,
@@ -632,16 +633,25 @@ class SignoffEvidence:
 
 
 def _chain_tail(engagement: Engagement) -> tuple[int, str]:
-    """(next sequence, previous hash) for the engagement's chain; call under the lock."""
-    last = (
-        SignoffRecord.objects.filter(engagement=engagement)
-        .order_by("-sequence")
+    """(next sequence, previous hash) for the engagement's chain; call under the lock.
+
+    Read from the chain's head, not from the last record stored: after records were cut from
+    the end, the next record still links to the last one written, so the cut stays visible."""
+    head = (
+        SignoffChainHead.objects.filter(engagement=engagement)
         .values_list("sequence", "record_hash")
         .first()
     )
-    if last is None:
+    if head is None:
+        head = (
+            SignoffRecord.objects.filter(engagement=engagement)
+            .order_by("-sequence")
+            .values_list("sequence", "record_hash")
+            .first()
+        )
+    if head is None:
         return 1, chain.GENESIS_HASH
-    return last[0] + 1, last[1]
+    return head[0] + 1, head[1]
 
 
 def _chain_record(record: SignoffRecord, *, current_text_sha256: str = "") -> chain.ChainRecord:
@@ -735,6 +745,14 @@ def signoff_decide(
         )
         record.record_hash = _chain_record(record).compute_hash()
         record.save()
+        SignoffChainHead.objects.update_or_create(
+            engagement=engagement,
+            defaults={
+                "sequence": record.sequence,
+                "record_hash": record.record_hash,
+                "updated_at": record.signed_at,
+            },
+        )
         activity_record(
             engagement=engagement,
             actor=signer,
@@ -752,7 +770,8 @@ def signoff_verify(*, engagement: Engagement) -> tuple[int, list[chain.ChainProb
     """Re-check the engagement's whole chain: (number of records, problems found).
 
     Reads the signed text back from each version and hashes it again, so a text edited in the
-    database after signing is caught as well as an edited record.
+    database after signing is caught as well as an edited record; compares the last record with
+    the chain's head, so records deleted from the end are caught too.
     """
     records = list(
         SignoffRecord.objects.filter(engagement=engagement)
@@ -762,7 +781,12 @@ def signoff_verify(*, engagement: Engagement) -> tuple[int, list[chain.ChainProb
     chain_records = [
         _chain_record(r, current_text_sha256=chain.text_sha256(r.version.text)) for r in records
     ]
-    return len(records), chain.verify_chain(chain_records)
+    head = SignoffChainHead.objects.filter(engagement=engagement).first()
+    problems = chain.verify_chain(chain_records) + chain.verify_head(
+        chain_records[-1] if chain_records else None,
+        chain.ChainHead(head.sequence, head.record_hash) if head else None,
+    )
+    return len(records), problems
 
 
 def signoff_record_verify(*, record: SignoffRecord) -> list[str]:

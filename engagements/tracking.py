@@ -7,8 +7,10 @@
   running, passes it to the function (which reports progress with ``job.report``), and marks it
   succeeded or failed. A row that already finished is not run again (RQ may deliver twice).
 * ``jobs_sweep()`` finds rows whose work is gone — the worker process died, RQ lost or failed the
-  job — and marks them failed, so nothing stays "running" forever. The status fragment calls it
-  for the job it shows; ``manage.py sweep_jobs`` runs it for all.
+  job — and marks them failed, so nothing stays "running" forever. It runs for the job a status
+  fragment shows, for the rows a job list or the engagement page shows (``jobs_sweep_rows``),
+  for the engagements of the engagement list, every minute on a worker started
+  ``--with-scheduler`` (``engagements.jobs``), and from ``manage.py sweep_jobs``.
 
 Results must be idempotent: a job function replaces what a previous run wrote, never adds to it.
 """
@@ -20,7 +22,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -57,6 +59,12 @@ def on_job_lost(func: Callable[..., Any], handler: Callable[[Job], None]) -> Non
     handlers = _LOST_HANDLERS.setdefault(_kind(func), [])
     if handler not in handlers:
         handlers.append(handler)
+
+
+def runs_scheduler(argv: Sequence[str]) -> bool:
+    """Whether this process is a worker running RQ's scheduler (``rqworker --with-scheduler``);
+    such workers keep the periodic jobs scheduled. Burst workers (tests) schedule nothing."""
+    return any("rqworker" in part for part in argv[:3]) and "--with-scheduler" in argv
 
 
 def _queue():
@@ -183,61 +191,64 @@ def _pid_alive(pid: int) -> bool:
         return True  # no procfs (macOS): trust kill(0)
 
 
-def _rq_status(job: Job) -> tuple[str | None, str]:
-    """RQ's view of the job: (status or None when RQ no longer has it, exception text)."""
-    from rq.exceptions import NoSuchJobError
+def _rq_statuses(jobs: list[Job]) -> dict[int, tuple[str | None, str]]:
+    """RQ's view of ``jobs`` in one Redis round trip: {job pk: (status or None when RQ no
+    longer has it, exception text of a failed job)}."""
     from rq.job import Job as RQJob
 
-    try:
-        rq_job = RQJob.fetch(job.rq_id, connection=_queue().connection)
-    except NoSuchJobError:
-        return None, ""
-    status = rq_job.get_status(refresh=False)
-    status_text = getattr(status, "value", status)
-    exc_text = ""
-    if status_text == "failed":
-        result = rq_job.latest_result()
-        exc_text = (getattr(result, "exc_string", "") or "").strip()
-    return status_text, exc_text
+    if not jobs:
+        return {}
+    rq_jobs = RQJob.fetch_many([job.rq_id for job in jobs], connection=_queue().connection)
+    states: dict[int, tuple[str | None, str]] = {}
+    for job, rq_job in zip(jobs, rq_jobs, strict=True):
+        if rq_job is None:
+            states[job.pk] = (None, "")
+            continue
+        status = rq_job.get_status(refresh=False)
+        status_text = getattr(status, "value", status)
+        exc_text = ""
+        if status_text == "failed":
+            result = rq_job.latest_result()
+            exc_text = (getattr(result, "exc_string", "") or "").strip()
+        states[job.pk] = (status_text, exc_text)
+    return states
 
 
-def _sweep_one(job: Job) -> bool:
-    """Mark ``job`` failed if its work is gone; return True when it did."""
-    if job.status not in Job.ACTIVE:
-        return False
-    now = timezone.now()
-    reason = ""
-    local = (
+def _is_local(job: Job) -> bool:
+    """A running job whose work horse runs on this host: its pid tells whether it lives."""
+    return bool(
         job.status == Job.Status.RUNNING
         and job.worker_pid
         and job.worker_host == socket.gethostname()
     )
-    if local:
+
+
+def _dead_reason(job: Job, rq_state: tuple[str | None, str], now) -> str:
+    """Why ``job`` (active) is dead, or "" while its work may still be going on."""
+    if _is_local(job):
         if _pid_alive(job.worker_pid):
             # The work horse is alive on this host: it will write its own outcome, even if
             # Redis forgot the job meanwhile (a Redis restart mid-job).
-            return False
-        reason = f"The worker process (pid {job.worker_pid}) died while running this job."
-    else:
-        try:
-            status, exc_text = _rq_status(job)
-        except RedisError:
-            status, exc_text = "unknown", ""
-        if status in ("failed", "stopped", "canceled"):
-            last = exc_text.splitlines()[-1] if exc_text else ""
-            reason = f"The worker reported the job {status}" + (f": {last}" if last else ".")
-        elif status is None:
-            since = job.heartbeat_at or job.created_at
-            if now - since > LOST_AFTER:
-                reason = "The job queue lost this job (Redis restarted or the job expired)."
-        elif (
-            job.status == Job.Status.RUNNING
-            and job.heartbeat_at
-            and now - job.heartbeat_at > STALE_AFTER
-        ):
-            reason = f"No sign of life from the worker for {STALE_AFTER}."
-    if not reason:
-        return False
+            return ""
+        return f"The worker process (pid {job.worker_pid}) died while running this job."
+    status, exc_text = rq_state
+    if status in ("failed", "stopped", "canceled"):
+        last = exc_text.splitlines()[-1] if exc_text else ""
+        return f"The worker reported the job {status}" + (f": {last}" if last else ".")
+    if status is None:
+        since = job.heartbeat_at or job.created_at
+        if now - since > LOST_AFTER:
+            return "The job queue lost this job (Redis restarted or the job expired)."
+    elif (
+        job.status == Job.Status.RUNNING
+        and job.heartbeat_at
+        and now - job.heartbeat_at > STALE_AFTER
+    ):
+        return f"No sign of life from the worker for {STALE_AFTER}."
+    return ""
+
+
+def _fail_dead(job: Job, reason: str, now) -> bool:
     updated = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
         status=Job.Status.FAILED, error=reason, message="Failed: worker gone", finished_at=now
     )
@@ -258,6 +269,41 @@ def _sweep_one(job: Job) -> bool:
     return bool(updated)
 
 
+def _sweep(jobs: list[Job]) -> list[Job]:
+    """Fail those of ``jobs`` whose work is gone (updating them in place); return them.
+
+    No database query unless a job is failed; one Redis round trip for the jobs that are not
+    running on this host (an unreachable Redis fails nothing: the job may still be fine).
+    """
+    active = [job for job in jobs if job.status in Job.ACTIVE]
+    if not active:
+        return []
+    remote = [job for job in active if not _is_local(job)]
+    try:
+        states = _rq_statuses(remote)
+    except RedisError:
+        states = {job.pk: ("unknown", "") for job in remote}
+    now = timezone.now()
+    failed = []
+    for job in active:
+        reason = _dead_reason(job, states.get(job.pk, ("unknown", "")), now)
+        if reason and _fail_dead(job, reason, now):
+            failed.append(job)
+    return failed
+
+
+def _sweep_one(job: Job) -> bool:
+    """Mark ``job`` failed if its work is gone; return True when it did."""
+    return bool(_sweep([job]))
+
+
+def jobs_sweep_rows(jobs: Iterable[Job]) -> list[Job]:
+    """Sweep the job rows a page is about to show, so a list never calls a dead job running.
+
+    The rows are updated in place; no query is made unless one of them is failed."""
+    return _sweep(list(jobs))
+
+
 def job_refresh(job: Job) -> Job:
     """Re-read the row, first failing it if its worker is gone (used by the status fragment)."""
     _sweep_one(job)
@@ -265,9 +311,14 @@ def job_refresh(job: Job) -> Job:
     return job
 
 
-def jobs_sweep(*, engagement: Engagement | None = None) -> list[Job]:
-    """Fail every active job whose work is gone; return the jobs it failed."""
+def jobs_sweep(
+    *, engagement: Engagement | None = None, engagement_ids: Iterable[int] | None = None
+) -> list[Job]:
+    """Fail every active job (of ``engagement``, or of ``engagement_ids``) whose work is gone;
+    return the jobs it failed. One query for the active rows, one Redis round trip."""
     qs = Job.objects.select_related("engagement").filter(status__in=Job.ACTIVE)
     if engagement is not None:
         qs = qs.filter(engagement=engagement)
-    return [job for job in qs if _sweep_one(job)]
+    if engagement_ids is not None:
+        qs = qs.filter(engagement_id__in=list(engagement_ids))
+    return _sweep(list(qs))

@@ -52,7 +52,7 @@ class HandoffConfig(AppConfig):
             sender=RoutingAudit,
             dispatch_uid="handoff.recheck_accuracy",
         )
-        if any("rqworker" in part for part in sys.argv[:3]) and "--with-scheduler" in sys.argv:
+        if tracking.runs_scheduler(sys.argv):
             # A worker that runs RQ's scheduler (``make worker``, ``bin/with_redis.py --worker``)
             # keeps the daily refinement-trigger check scheduled; the job id fixed by the day
             # makes this idempotent. Burst workers (tests) schedule nothing.

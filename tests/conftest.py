@@ -2,7 +2,8 @@
 
 Tests marked ``needs_postgres``, ``needs_redis`` or ``browser`` skip when the service is absent
 (a fresh machine has no PostgreSQL and no chromium). With ``REQUIRE_SERVICES=1`` (set by
-``.ci/run``) any such skip fails the run, so CI cannot go green without really testing them.
+``.ci/run``) any such skip fails the run, so CI cannot go green without really testing them:
+that part is the plugin ``tests/require_services.py`` (tested by ``tests/test_require_services.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import pytest
 from engagements.models import Role, User
 from tests.factories import make_engagement, make_membership, make_org, make_user
 
-SERVICE_MARKERS = ("needs_postgres", "needs_redis", "browser")
-_skipped_services: list[str] = []
+pytest_plugins = ["tests.require_services"]
 
 
 def _redis_available() -> bool:
@@ -59,23 +59,6 @@ def pytest_collection_modifyitems(config, items):
                 browser_ok = _browser_available()
             if not browser_ok:
                 item.add_marker(pytest.mark.skip(reason="needs /usr/bin/chromium and playwright"))
-
-
-def pytest_runtest_logreport(report):
-    if report.skipped and any(marker in report.keywords for marker in SERVICE_MARKERS):
-        _skipped_services.append(report.nodeid)
-
-
-def pytest_sessionfinish(session, exitstatus):
-    if _skipped_services and os.environ.get("REQUIRE_SERVICES") == "1":
-        session.exitstatus = 1
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if _skipped_services and os.environ.get("REQUIRE_SERVICES") == "1":
-        terminalreporter.section("REQUIRE_SERVICES: service tests were skipped", red=True)
-        for nodeid in _skipped_services:
-            terminalreporter.line(f"skipped but required: {nodeid}")
 
 
 @pytest.fixture

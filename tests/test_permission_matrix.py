@@ -91,7 +91,7 @@ engagements:assumption_list           302/302   200/404   200/404   200/200   20
 engagements:definition_edit           302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:definitions               302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
 engagements:definitions_print         302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
-engagements:engagement_create         302       200       200       403       403       403       403       200
+engagements:engagement_create         302       200       403       403       403       403       403       403
 engagements:engagement_detail         302/302   200/404   200/404   200/200   200/200   200/404   200/404   404/404
 engagements:engagement_edit           302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:engagement_list           302       200       200       200       200       200       200       200
@@ -244,7 +244,7 @@ engagements:assumption_list           302/302   200/404   403/404   403/403   40
 engagements:definition_edit           302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:definitions               302/302   302/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:definitions_print         302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
-engagements:engagement_create         302       200       200       403       403       403       403       200
+engagements:engagement_create         302       200       403       403       403       403       403       403
 engagements:engagement_detail         302/302   405/404   405/404   405/405   405/405   405/404   405/404   404/404
 engagements:engagement_edit           302/302   200/404   403/404   403/403   403/403   403/404   403/404   404/404
 engagements:engagement_list           302       405       405       405       405       405       405       405

@@ -3,6 +3,8 @@ pattern."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
@@ -12,7 +14,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from engagements import dashboard
-from engagements.access import engagement_view, engagements_for, global_role
+from engagements.access import can_create_engagement, engagement_view, engagements_for
 from engagements.models import Engagement, Job
 from engagements.services import (
     INTERNAL_ACTIVITY_PREFIXES,
@@ -20,23 +22,34 @@ from engagements.services import (
     intake_progress,
     territory_design_blockers,
 )
-from engagements.tracking import job_refresh
+from engagements.tracking import job_refresh, jobs_sweep, jobs_sweep_rows
 
 
-def _engagement_rows(user):
-    """Engagements visible to ``user`` with the counts every list shows (one query)."""
-    return engagements_for(user).annotate(
-        account_count=Count("accounts", distinct=True),
-        active_jobs=Count("jobs", filter=Q(jobs__status__in=Job.ACTIVE), distinct=True),
-        last_activity=Max("activity__created_at"),
+def _engagement_rows(user) -> list[Engagement]:
+    """Engagements visible to ``user`` with the counts every list shows (one query).
+
+    Where a row counts active jobs, those jobs are swept first (one more query, one Redis
+    round trip), so a job whose worker died is never counted as running."""
+    rows = list(
+        engagements_for(user).annotate(
+            account_count=Count("accounts", distinct=True),
+            active_jobs=Count("jobs", filter=Q(jobs__status__in=Job.ACTIVE), distinct=True),
+            last_activity=Max("activity__created_at"),
+        )
     )
+    busy = [row.pk for row in rows if row.active_jobs]
+    if busy:
+        failed = Counter(job.engagement_id for job in jobs_sweep(engagement_ids=busy))
+        for row in rows:
+            row.active_jobs -= failed[row.pk]
+    return rows
 
 
 @login_required
 @require_GET
 def engagement_list(request: HttpRequest) -> HttpResponse:
-    rows = list(_engagement_rows(request.user))
-    can_create = not request.user.is_customer and global_role(request.user) is None
+    rows = _engagement_rows(request.user)
+    can_create = can_create_engagement(request.user)
     return render(
         request,
         "engagements/engagement_list.html",
@@ -57,7 +70,8 @@ def visible_activity(engagement: Engagement):
 @require_GET
 def engagement_detail(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     members = engagement.memberships.select_related("user").order_by("role", "user__username")
-    jobs = engagement.jobs.select_related("created_by")[:5]
+    jobs = list(engagement.jobs.select_related("created_by")[:5])
+    jobs_sweep_rows(jobs)  # never show a job whose worker died as running
     state = engagement_state(engagement=engagement)
     overview = dashboard.engagement_overviews(
         [engagement], with_cells="internal" in engagement.access.caps
@@ -113,7 +127,8 @@ def activity_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 @engagement_view()
 @require_GET
 def job_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    jobs = engagement.jobs.select_related("created_by")[:200]
+    jobs = list(engagement.jobs.select_related("created_by")[:200])
+    jobs_sweep_rows(jobs)  # never show a job whose worker died as running
     return render(
         request,
         "engagements/job_list.html",

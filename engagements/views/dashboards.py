@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from engagements import dashboard
-from engagements.access import engagements_for, global_role
+from engagements.access import can_create_engagement, engagements_for, global_role
 from engagements.models import (
     ChecklistItem,
     FeedbackItem,
@@ -298,7 +298,13 @@ def _architect(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "engagements/home_consultant.html",
-        {"heading": "My engagements", "rows": rows, "due": due, "meetings": meetings},
+        {
+            "heading": "My engagements",
+            "rows": rows,
+            "due": due,
+            "meetings": meetings,
+            "can_create": can_create_engagement(user, membership_roles=memberships.values()),
+        },
     )
 
 

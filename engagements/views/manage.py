@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from engagements import services
-from engagements.access import Capability, engagement_view, global_role
+from engagements.access import Capability, can_create_engagement, engagement_view
 from engagements.forms import (
     EngagementForm,
     HoursForm,
@@ -24,11 +24,6 @@ from engagements.forms import (
 )
 from engagements.models import CustomerOrganization, Engagement, Role, Stakeholder
 from engagements.playbook import parse_playbook
-
-
-def _can_create(user) -> bool:
-    """Architects create engagements: consultancy staff without a global read-only role."""
-    return user.is_authenticated and not user.is_customer and global_role(user) is None
 
 
 def _form_values(form: EngagementForm) -> dict:
@@ -41,7 +36,7 @@ def _form_values(form: EngagementForm) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def engagement_create(request: HttpRequest) -> HttpResponse:
-    if not _can_create(request.user):
+    if not can_create_engagement(request.user):
         raise PermissionDenied("Architects create engagements.")
     template = services.playbook_template_active()
     profiles = parse_playbook(template.data).weight_profiles

@@ -65,12 +65,20 @@ def jobs_run_inline(monkeypatch):
     monkeypatch.setattr(tracking, "_queue", lambda: InlineQueue())
 
 
+def _may_create(user):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename="add_engagement"))
+    return user
+
+
 @pytest.fixture
 def cast(db):
     """The people (test set-up): consultants, consultancy-wide roles, the customer's staff."""
     organization = CustomerOrganization.objects.create(name=ORG)
     return {
-        "arch": make_user("arch", first_name="Ada", last_name="Architect"),
+        # A new architect on no engagement yet: the admin gave them engagements.add_engagement.
+        "arch": _may_create(make_user("arch", first_name="Ada", last_name="Architect")),
         "eng": make_user("eng", first_name="Eli", last_name="Engineer"),
         "boss": make_user("boss", first_name="Mia", last_name="Manager", staff_role="manager"),
         # Ops builds the documentation package (the package steps, with handoff/).

@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from engagements.chain import GENESIS_HASH, ChainRecord, text_sha256, verify_chain
+from engagements.chain import (
+    GENESIS_HASH,
+    ChainHead,
+    ChainRecord,
+    text_sha256,
+    verify_chain,
+    verify_head,
+)
 
 
 def _records(n: int = 3) -> list[ChainRecord]:
@@ -106,3 +113,37 @@ def test_an_edited_signed_text_is_reported():
     assert len(problems) == 1
     assert "edited after signing" in problems[0].message
     assert str(problems[0]).startswith("record #1 (id 101)")
+
+
+def test_an_intact_head_has_no_problems():
+    records = _records(3)
+    assert verify_head(records[-1], ChainHead(3, records[-1].record_hash)) == []
+    assert verify_head(None, None) == []
+
+
+def test_records_cut_from_the_end_are_reported_missing():
+    records = _records(5)
+    head = ChainHead(5, records[-1].record_hash)
+    problems = verify_head(records[2], head)
+    assert [(p.kind, p.sequence, p.record_id) for p in problems] == [("missing", 4, 0)]
+    assert str(problems[0]) == (
+        "records #4–#5 deleted from the end of the chain: the chain's head says 5 were "
+        "written, and the last one stored is #3"
+    )
+    one = verify_head(records[3], head)
+    assert str(one[0]).startswith("record #5 deleted from the end of the chain")
+    assert verify_chain(records[:3]) == []  # what the records alone could not show
+
+
+def test_a_replaced_last_record_and_records_beyond_the_head_are_reported():
+    records = _records(3)
+    replaced = verify_head(records[-1], ChainHead(3, "f" * 64))
+    assert [(p.kind, p.record_id) for p in replaced] == [("altered", 103)]
+    assert "replaced" in replaced[0].message
+    beyond = verify_head(records[-1], ChainHead(1, records[0].record_hash))
+    assert "records #2–#3 came after the chain's head (#1)" in beyond[0].message
+
+
+def test_a_missing_head_with_records_is_reported():
+    problems = verify_head(_records(2)[-1], None)
+    assert [(p.kind, p.sequence) for p in problems] == [("missing", 2)]

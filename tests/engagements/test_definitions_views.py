@@ -162,3 +162,38 @@ def test_printable_document_shows_the_evidence(world, client):
         or "Waiting for the customer's decision." in html
     )
     assert SignoffRecord.objects.count() == 1
+
+
+def test_definitions_page_queries_do_not_grow_with_versions_and_signoffs(world, client):
+    from engagements.models import DefinitionTerm
+    from engagements.services import definition_term_update, definitions_publish
+    from tests.query_support import counts_as_rows_grow, queries_of
+
+    client.force_login(world.architect)
+    url = _url(world)
+    terms = list(DefinitionTerm.objects.filter(engagement=world.engagement).order_by("pk"))
+    rounds = iter(range(1000))
+
+    def add(n):
+        # Each round: every term edited, republished (a new version each) and half signed.
+        for _ in range(n):
+            r = next(rounds)
+            for term in terms:
+                definition_term_update(
+                    term=term,
+                    name=term.term,
+                    definition=f"{term.definition.split(' (rev')[0]} (rev {r})",
+                    actor=world.architect,
+                )
+                term.refresh_from_db()
+            definitions_publish(engagement=world.engagement, actor=world.architect)
+            for term in terms[r % 2 :: 2]:
+                _sign(world, term.subject)
+
+    counts = counts_as_rows_grow(client, url, add, rows=1)
+    assert counts[0] == counts[1], queries_of(client, url)
+    # session, user, engagement, role, the playbook copy; the terms' drafts and states
+    # (threshold values, versions, records, terms) for the list, again for the design gate
+    # (with the valuation sign-off), and the versions and records of the panel: each a fixed
+    # query, none per term or per version.
+    assert counts[1] == 16, queries_of(client, url)

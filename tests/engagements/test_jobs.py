@@ -15,6 +15,14 @@ from engagements.tracking import job_refresh, job_start, jobs_sweep, tracked_job
 from tests import jobs_support
 
 
+def _rq_says(status, exc_text=""):
+    """Stand-in for RQ's answer about every job asked for (``tracking._rq_statuses``)."""
+    return mock.patch(
+        "engagements.tracking._rq_statuses",
+        side_effect=lambda jobs: {job.pk: (status, exc_text) for job in jobs},
+    )
+
+
 def _job(world, **fields):
     defaults = {"engagement": world.engagement, "kind": "tests.x", "title": "A job"}
     defaults.update(fields)
@@ -81,7 +89,7 @@ def test_a_dedupe_key_joins_the_job_already_running(world, django_capture_on_com
         first = job_start(
             engagement=world.engagement, func=jobs_support.slow_job, title="A", dedupe_key="k"
         )
-        with mock.patch("engagements.tracking._rq_status", return_value=("queued", "")):
+        with _rq_says("queued"):
             second = job_start(
                 engagement=world.engagement, func=jobs_support.slow_job, title="A", dedupe_key="k"
             )
@@ -121,19 +129,16 @@ def test_sweeper_leaves_a_live_running_job_alone(world):
     job = _job(
         world, status=Job.Status.RUNNING, worker_host=socket.gethostname(), worker_pid=os.getpid()
     )
-    with mock.patch("engagements.tracking._rq_status", return_value=("started", "")):
+    with _rq_says("started"):
         assert jobs_sweep() == []
         assert job_refresh(job).status == Job.Status.RUNNING
 
 
 def test_sweeper_fails_a_job_that_rq_reports_failed(world):
     job = _job(world, status=Job.Status.RUNNING, worker_host="another-host", worker_pid=1)
-    with mock.patch(
-        "engagements.tracking._rq_status",
-        return_value=(
-            "failed",
-            "Traceback...\nrq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (3600 seconds)",
-        ),
+    with _rq_says(
+        "failed",
+        "Traceback...\nrq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (3600 seconds)",
     ):
         jobs_sweep()
     job.refresh_from_db()
@@ -145,7 +150,7 @@ def test_sweeper_fails_a_queued_job_the_queue_lost(world):
     from django.utils import timezone
 
     job = _job(world, created_at=timezone.now() - timezone.timedelta(minutes=5))
-    with mock.patch("engagements.tracking._rq_status", return_value=(None, "")):
+    with _rq_says(None):
         jobs_sweep()
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
@@ -154,7 +159,7 @@ def test_sweeper_fails_a_queued_job_the_queue_lost(world):
 
 def test_sweeper_gives_a_just_queued_job_time_to_reach_the_queue(world):
     job = _job(world)
-    with mock.patch("engagements.tracking._rq_status", return_value=(None, "")):
+    with _rq_says(None):
         assert jobs_sweep() == []
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
@@ -176,3 +181,131 @@ def test_sweep_jobs_command_reports_what_it_failed(world):
     assert job.status == Job.Status.FAILED
     assert f"failed: job {job.pk}" in out.getvalue()
     assert "1 job(s) marked failed." in out.getvalue()
+
+
+# --- Lists never show a dead job as running ------------------------------------------------
+
+
+def _dead_and_alive(world):
+    """A queued job RQ lost minutes ago (dead) and one it still holds (alive)."""
+    from django.utils import timezone
+
+    dead = _job(world, title="Lost job", created_at=timezone.now() - timezone.timedelta(minutes=5))
+    alive = _job(world, title="Waiting job")
+    states = {dead.pk: (None, ""), alive.pk: ("queued", "")}
+    patch = mock.patch(
+        "engagements.tracking._rq_statuses",
+        side_effect=lambda jobs: {job.pk: states[job.pk] for job in jobs},
+    )
+    return dead, alive, patch
+
+
+def _status_cell(html, job):
+    row = html.split(f"/jobs/{job.pk}/", 1)[1].split("</tr>", 1)[0]
+    return row.split('<span class="status ', 1)[1].split("</span>", 1)[0]
+
+
+@pytest.mark.parametrize("page", ["jobs/", ""])
+def test_the_job_list_and_the_engagement_page_fail_a_dead_job_before_showing_it(
+    world, client, page
+):
+    dead, alive, rq = _dead_and_alive(world)
+    client.force_login(world.architect)
+    with rq:
+        html = client.get(f"/engagements/{world.engagement.pk}/{page}").content.decode()
+    assert _status_cell(html, dead) == 'status-failed">Failed'
+    assert _status_cell(html, alive) == 'status-queued">Queued'
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == Job.Status.FAILED and "lost this job" in dead.error
+    assert alive.status == Job.Status.QUEUED
+    assert world.engagement.activity.filter(verb="job.failed", data__job=dead.pk).count() == 1
+
+
+def test_the_engagement_list_does_not_count_a_dead_job_as_running(world, client):
+    dead, alive, rq = _dead_and_alive(world)
+    client.force_login(world.architect)
+    with rq:
+        html = client.get("/engagements/").content.decode()
+    row = html.split(f'href="/engagements/{world.engagement.pk}/"', 1)[1].split("</tr>", 1)[0]
+    cells = [c.split("</td>", 1)[0] for c in row.split('<td class="num">')[1:]]
+    assert cells[1] == "1"  # accounts, then jobs running: only the alive one
+    dead.refresh_from_db()
+    assert dead.status == Job.Status.FAILED
+
+
+def test_lists_ask_redis_nothing_when_no_job_is_active(world, client):
+    _job(world, status=Job.Status.SUCCEEDED)
+    client.force_login(world.architect)
+    with mock.patch("engagements.tracking._rq_statuses") as rq:
+        for url in ("/engagements/", f"/engagements/{world.engagement.pk}/jobs/"):
+            assert client.get(url).status_code == 200
+    rq.assert_not_called()
+
+
+def test_an_unreachable_redis_fails_nothing_on_a_list(world, client):
+    from django.utils import timezone
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    job = _job(world, created_at=timezone.now() - timezone.timedelta(minutes=5))
+    client.force_login(world.architect)
+    with mock.patch(
+        "engagements.tracking._rq_statuses", side_effect=RedisConnectionError("refused")
+    ):
+        assert client.get(f"/engagements/{world.engagement.pk}/jobs/").status_code == 200
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
+
+
+def _queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_job_list_and_engagement_list_queries_do_not_grow_with_jobs(world, client):
+    client.force_login(world.architect)
+    job_list = f"/engagements/{world.engagement.pk}/jobs/"
+
+    def add(n):
+        for i in range(n):
+            _job(world, title=f"Queued {i}")  # active: swept on every view, alive in RQ
+            _job(world, title=f"Done {i}", status=Job.Status.SUCCEEDED)
+
+    counts = []
+    with _rq_says("queued"):
+        for n in (5, 10):  # 10 rows, then 30
+            add(n)
+            counts.append((_queries(client, job_list), _queries(client, "/engagements/")))
+    assert counts[0] == counts[1]
+    # Job list: session, user, engagement, role, the rows with who started them. The sweep of
+    # the rows shown asks Redis only (one round trip), no query while nothing died.
+    # Engagement list: session, user, the engagements with their counts, whether the user is
+    # an architect anywhere ("New engagement"), the active jobs of engagements counting some.
+    assert counts[1] == (5, 5)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["manage.py", "rqworker", "default", "--with-scheduler"], True),
+        (["manage.py", "rqworker", "default", "--burst"], False),
+        (["manage.py", "runserver"], False),
+        (["gunicorn", "config.wsgi", "--with-scheduler"], False),
+    ],
+)
+def test_only_a_worker_running_the_scheduler_schedules_the_periodic_sweep(
+    monkeypatch, argv, expected
+):
+    from django.apps import apps
+
+    from engagements import tracking
+
+    assert tracking.runs_scheduler(argv) is expected
+    monkeypatch.setattr(sys, "argv", argv)
+    with mock.patch("engagements.jobs.schedule_jobs_sweep") as schedule:
+        apps.get_app_config("engagements").ready()
+    assert schedule.called is expected

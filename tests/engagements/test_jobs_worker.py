@@ -132,3 +132,64 @@ def test_a_job_that_raises_is_failed_with_its_message(world):
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert "row 7, column revenue" in job.error
+
+
+def test_the_job_list_fails_a_job_redis_no_longer_holds(world, client):
+    from django.utils import timezone
+
+    # Queued minutes ago, but Redis has no such job (it was restarted): dead.
+    lost = Job.objects.create(
+        engagement=world.engagement,
+        kind="tests.lost",
+        title="Lost",
+        created_at=timezone.now() - timezone.timedelta(minutes=5),
+    )
+    # Really in the queue, waiting for a worker: alive.
+    waiting = job_start(engagement=world.engagement, func=jobs_support.slow_job, title="Waiting")
+    client.force_login(world.architect)
+    html = client.get(f"/engagements/{world.engagement.pk}/jobs/").content.decode()
+    assert 'status-failed">Failed' in html.split(f"/jobs/{lost.pk}/", 1)[1].split("</tr>")[0]
+    assert 'status-queued">Queued' in html.split(f"/jobs/{waiting.pk}/", 1)[1].split("</tr>")[0]
+    lost.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (lost.status, waiting.status) == (Job.Status.FAILED, Job.Status.QUEUED)
+    assert "lost this job" in lost.error
+
+
+def test_scheduling_the_periodic_sweep_twice_keeps_one_scheduled_run():
+    import django_rq
+    from django.utils import timezone
+    from rq.registry import ScheduledJobRegistry
+
+    from engagements import jobs
+
+    first = jobs.schedule_jobs_sweep()
+    second = jobs.schedule_jobs_sweep()
+    assert first == second and first.startswith("engagements-sweep-jobs-")
+    registry = ScheduledJobRegistry(queue=django_rq.get_queue("default"))
+    assert registry.get_job_ids() == [first]
+    when = registry.get_scheduled_time(first)
+    assert timezone.now() < when <= timezone.now() + jobs.SWEEP_EVERY * 2
+
+
+def test_a_worker_runs_the_periodic_sweep_and_schedules_the_next_one(world):
+    import django_rq
+    from django.utils import timezone
+    from rq.registry import ScheduledJobRegistry
+
+    from engagements import jobs
+
+    dead = Job.objects.create(
+        engagement=world.engagement,
+        kind="tests.lost",
+        title="Lost",
+        created_at=timezone.now() - timezone.timedelta(minutes=5),
+    )
+    queue = django_rq.get_queue("default")
+    queue.enqueue(jobs.sweep_jobs_periodic, job_id="engagements-sweep-jobs-now")
+    jobs_support.run_burst_worker()
+    dead.refresh_from_db()
+    assert dead.status == Job.Status.FAILED and "lost this job" in dead.error
+    assert world.engagement.activity.filter(verb="job.failed", data__job=dead.pk).exists()
+    scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
+    assert len(scheduled) == 1 and scheduled[0].startswith("engagements-sweep-jobs-")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -84,11 +85,48 @@ def test_bad_engagement_input_is_explained(world, client, changes, error):
     assert not CustomerOrganization.objects.filter(name="Contoso Freight").exists()
 
 
-@pytest.mark.parametrize("who", ["manager", "ops", "customer"])
+@pytest.mark.parametrize("who", ["engineer", "manager", "ops", "customer", "viewer", "outsider"])
 def test_only_architects_create_engagements(world, client, who):
     client.force_login(getattr(world, who))
     assert client.get("/engagements/new/").status_code == 403
     assert client.post("/engagements/new/", NEW).status_code == 403
+    assert not Engagement.objects.filter(name="FY2028 Territories").exists()
+    assert not CustomerOrganization.objects.filter(name="Contoso Freight").exists()
+    # Neither their home page nor the engagement list offers the button.
+    for url in ("/", "/engagements/"):
+        assert "/engagements/new/" not in client.get(url).content.decode()
+
+
+def test_an_architect_on_another_customers_engagement_creates_one_too(world, client):
+    client.force_login(world.architect2)
+    for url in ("/", "/engagements/"):
+        assert 'href="/engagements/new/"' in client.get(url).content.decode()
+    assert client.post("/engagements/new/", NEW).status_code == 302
+    engagement = Engagement.objects.get(name="FY2028 Territories")
+    assert engagement.memberships.get(user=world.architect2).role == Role.ARCHITECT
+
+
+def test_a_new_architect_creates_the_first_engagement_with_the_admin_granted_permission(
+    world, client
+):
+    from django.contrib.auth.models import Permission
+
+    newcomer = make_user("newcomer")
+    client.force_login(newcomer)
+    assert client.get("/engagements/new/").status_code == 403
+    newcomer.user_permissions.add(Permission.objects.get(codename="add_engagement"))
+    assert client.post("/engagements/new/", NEW).status_code == 302
+    engagement = Engagement.objects.get(name="FY2028 Territories")
+    assert engagement.memberships.get(user=newcomer).role == Role.ARCHITECT
+
+
+def test_a_staff_superuser_creates_engagements_but_a_plain_superuser_does_not(world, client):
+    boss = make_user("boss", is_superuser=True, is_staff=True)
+    client.force_login(boss)
+    assert client.post("/engagements/new/", NEW).status_code == 302
+    assert Engagement.objects.filter(name="FY2028 Territories").exists()
+    client.force_login(make_user("root-without-staff", is_superuser=True))
+    assert client.get("/engagements/new/").status_code == 403
 
 
 def test_a_profile_fills_the_weights_and_settings_are_logged(world, client):
@@ -204,3 +242,95 @@ def test_customers_do_not_see_internal_activity(world, client):
         assert "Secret prep" not in html and "Stakeholder added" not in html
     html = client.get(f"/engagements/{world.engagement.pk}/activity/?kind=hours").content.decode()
     assert "Secret prep" not in html
+
+
+# --- Query counts of the lists (STYLE §16) -----------------------------------------------
+
+
+def test_member_list_queries_do_not_grow_with_members(world, client):
+    from tests.query_support import counts_as_rows_grow, queries_of
+
+    client.force_login(world.architect)
+    url = f"/engagements/{world.engagement.pk}/team/"
+    seq = iter(range(1000))
+
+    def add(n):
+        for _ in range(n):
+            i = next(seq)
+            role = Role.ENGINEER if i % 2 else Role.CUSTOMER_VIEWER
+            user = make_user(f"m{i}", org=world.org_a if role == Role.CUSTOMER_VIEWER else None)
+            Membership.objects.create(engagement=world.engagement, user=user, role=role)
+
+    counts = counts_as_rows_grow(client, url, add)
+    assert counts[0] == counts[1], queries_of(client, url)
+    # session, user, engagement, role; the members with their users and organizations (one
+    # query); the form's person choices (with their organizations, for the labels).
+    assert counts[1] == 6, queries_of(client, url)
+
+
+def test_hours_list_queries_do_not_grow_with_entries(world, client):
+    from engagements.services import hours_log
+    from tests.query_support import counts_as_rows_grow, queries_of
+
+    client.force_login(world.architect)
+    url = f"/engagements/{world.engagement.pk}/hours/"
+
+    def add(n):
+        for i in range(n):
+            hours_log(
+                engagement=world.engagement,
+                user=world.engineer if i % 2 else world.architect,
+                date=datetime.date(2026, 3, 1 + i),
+                hours=Decimal("1.5"),
+                phase_number=1 + i % 4,
+                note=f"Work {i}",
+            )
+
+    counts = counts_as_rows_grow(client, url, add)
+    assert counts[0] == counts[1], queries_of(client, url)
+    # session, user, engagement, role; the phases; hours per phase (one aggregate); the
+    # entries with who logged them (one query).
+    assert counts[1] == 7, queries_of(client, url)
+
+
+def test_stakeholder_list_queries_do_not_grow_with_stakeholders(world, client):
+    from tests.query_support import counts_as_rows_grow, queries_of
+
+    client.force_login(world.architect)
+    url = f"/engagements/{world.engagement.pk}/stakeholders/"
+
+    def add(n):
+        for i in range(n):
+            Stakeholder.objects.create(
+                engagement=world.engagement, name=f"Person {i}", decision_maker=i == 0
+            )
+
+    counts = counts_as_rows_grow(client, url, add)
+    assert counts[0] == counts[1], queries_of(client, url)
+    # session, user, engagement, role; the stakeholders (one query).
+    assert counts[1] == 5, queries_of(client, url)
+
+
+@pytest.mark.parametrize("who", ["architect", "customer"])
+def test_activity_list_queries_do_not_grow_with_events(world, client, who):
+    from engagements.services import activity_record
+    from tests.query_support import counts_as_rows_grow, queries_of
+
+    client.force_login(getattr(world, who))
+    url = f"/engagements/{world.engagement.pk}/activity/"
+
+    def add(n):
+        for i in range(n):
+            activity_record(
+                engagement=world.engagement,
+                actor=world.architect if i % 2 else world.customer,
+                verb=("meeting.held", "hours.logged", "assumption.confirmed")[i % 3],
+                summary=f"Event {i}",
+            )
+
+    counts = counts_as_rows_grow(client, url, add)
+    assert counts[0] == counts[1], queries_of(client, url)
+    # session, user, engagement, role; the kinds for the filter; the page count and the page
+    # with the actors (one query each). A customer's header also shows their organization and
+    # the internal lines are filtered out in the same queries.
+    assert counts[1] == {"architect": 7, "customer": 8}[who], queries_of(client, url)

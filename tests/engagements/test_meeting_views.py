@@ -163,3 +163,63 @@ def test_after_the_meeting_shows_what_moved_and_what_is_open(world, client):
     assert "Send the customer list" in html
     assert "1 more feedback item open from other meetings" in html
     assert "Still a guess" in html  # in "Still ASSUMED"
+
+
+def test_meeting_list_queries_do_not_grow_with_meetings(world, client):
+    from tests.factories import make_meeting
+    from tests.query_support import counts_as_rows_grow, queries_of
+
+    client.force_login(world.architect)
+    seq = iter(range(1000))
+
+    def add(n):
+        for _ in range(n):
+            i = next(seq)
+            meeting = make_meeting(world.engagement, title=f"Review {i}")
+            feedback_add(meeting=meeting, text=f"Point {i}", actor=world.architect)
+            a = assumption_register(
+                engagement=world.engagement, key=f"q{i}", category="other", statement="S", value=i
+            )
+            assumption_decide(assumption=a, decision="confirm", meeting=meeting, actor=None)
+
+    counts = counts_as_rows_grow(client, _url(world), add)
+    assert counts[0] == counts[1], queries_of(client, _url(world))
+    # session, user, engagement, role; the playbook copy (meeting types, the form's choices);
+    # the meetings with their open-feedback and assumption-move counts (one query).
+    assert counts[1] == 6, queries_of(client, _url(world))
+
+
+def test_meeting_detail_queries_do_not_grow_with_feedback_and_attendees(world, client):
+    from engagements.models import Membership, Role
+    from tests.factories import make_meeting, make_user
+    from tests.query_support import counts_as_rows_grow, queries_of
+
+    client.force_login(world.architect)
+    meeting = make_meeting(world.engagement, title="Hierarchy review")
+    url = _url(world, f"{meeting.pk}/")
+    seq = iter(range(1000))
+
+    def add(n):
+        for _ in range(n):
+            i = next(seq)
+            person = make_user(f"member{i}")
+            Membership.objects.create(engagement=world.engagement, user=person, role=Role.ENGINEER)
+            meeting.attendees.add(person)
+            a = assumption_register(
+                engagement=world.engagement, key=f"d{i}", category="other", statement="S", value=i
+            )
+            feedback_add(
+                meeting=meeting,
+                text=f"Point {i}",
+                actor=world.architect,
+                owner=person,
+                assumption=a,
+                document="valuation-spreadsheet" if i % 2 else "",
+            )
+
+    counts = counts_as_rows_grow(client, url, add)
+    assert counts[0] == counts[1], queries_of(client, url)
+    # session, user, engagement, role, the meeting, the playbook copy; the edit form's
+    # attendee choices and its initial attendees; the feedback with owners and assumptions
+    # (one query); the feedback form's owner and assumption choices; the attendee list.
+    assert counts[1] == 12, queries_of(client, url)

@@ -187,3 +187,49 @@ def test_board_query_count_is_fixed(world, client, role):
     # shows their organization (+1). None of this grows with the number of items.
     expected = {"architect": 13, "customer": 14}[role]
     assert len(ctx.captured_queries) == expected, [q["sql"][:80] for q in ctx.captured_queries]
+
+
+def test_toggle_fragment_queries_do_not_grow_with_the_phases_history(world, client):
+    from engagements.services import assumption_register, checklist_toggle
+    from tests.query_support import count_queries, queries_of
+
+    client.force_login(world.architect)
+    item = _item(world, "1a.b.crm")
+    others = iter(
+        ChecklistItem.objects.filter(
+            engagement=world.engagement,
+            subphase__phase__number=1,
+            signoff_subject="",
+            condition="",
+            owner=ChecklistItem.Owner.CONSULTANCY,
+        )
+        .exclude(pk=item.pk)
+        .order_by("pk")
+    )
+    seq = iter(range(1000))
+    counts = []
+    for n in (5, 10):  # 5 items done, history and blocking assumptions; then 15
+        for _ in range(n):
+            i = next(seq)
+            checklist_toggle(item=next(others), done=True, actor=world.architect)
+            for done in (True, False):  # the toggled item's own log grows too
+                checklist_toggle(item=item, done=done, actor=world.architect)
+            assumption_register(
+                engagement=world.engagement,
+                key=f"b{i}",
+                category="other",
+                statement="S",
+                value=i,
+                blocking=True,
+            )
+        counts.append(
+            count_queries(client, _toggle_url(world, item), method="post", data={"done": "1"}, **HX)
+        )
+        checklist_toggle(item=item, done=False, actor=world.architect)
+    sql = queries_of(client, _toggle_url(world, item), method="post", data={"done": "1"}, **HX)
+    assert counts[0] == counts[1], sql
+    # session, user, engagement, role, the item; the toggle (savepoint, the item locked, its
+    # engagement for the condition check, update, log row, activity row, release); the item
+    # re-read; the out-of-band gate panel: phases, sub-phases, items, decisions, sign-off
+    # versions, assumptions, and the sub-phases and playbook copy for the labels.
+    assert counts[1] == 21, sql

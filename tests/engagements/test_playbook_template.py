@@ -15,6 +15,7 @@ from engagements.services import (
     playbook_template_active,
     playbook_template_copy,
 )
+from tests.engagements.test_playbook import SEED_GROUPS
 from tests.factories import make_engagement, make_org
 
 
@@ -47,6 +48,19 @@ def test_an_engagement_copies_the_active_template(world):
         True,
         "assumed",
     )
+
+
+def test_a_new_engagement_gets_every_seed_item_in_every_group(world):
+    # Instantiation keeps each group of seed 000 whole (items whose condition does not hold
+    # are created too; they only do not count for the gate).
+    rows = ChecklistItem.objects.filter(engagement=world.engagement).values_list(
+        "subphase__code", "group"
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for code, group in rows:
+        counts.setdefault(code, {}).setdefault(group, 0)
+        counts[code][group] += 1
+    assert counts == {code: dict(groups) for code, groups in SEED_GROUPS.items()}
 
 
 def test_template_edits_never_change_a_running_engagement(world, admin_user):

@@ -13,7 +13,13 @@ from django.db import connection
 
 from engagements import services
 from engagements.chain import GENESIS_HASH, text_sha256
-from engagements.models import ActivityEvent, ImmutableRecordError, SignoffRecord, SignoffVersion
+from engagements.models import (
+    ActivityEvent,
+    ImmutableRecordError,
+    SignoffChainHead,
+    SignoffRecord,
+    SignoffVersion,
+)
 from engagements.services import (
     SignoffClosed,
     SignoffEvidence,
@@ -141,6 +147,12 @@ def test_an_approval_records_the_evidence_and_links_the_chain(world):
     )
     assert other.sequence == 1 and other.previous_hash == GENESIS_HASH
     assert ActivityEvent.objects.filter(verb="signoff.approved").count() == 3
+    # Each engagement's chain head names its last record.
+    heads = {h.engagement_id: (h.sequence, h.record_hash) for h in SignoffChainHead.objects.all()}
+    assert heads == {
+        world.engagement.pk: (2, second.record_hash),
+        world.other.pk: (1, other.record_hash),
+    }
 
 
 def test_records_cannot_be_changed_or_deleted_through_the_orm(world):
@@ -150,7 +162,13 @@ def test_records_cannot_be_changed_or_deleted_through_the_orm(world):
         record.save()
     with pytest.raises(ImmutableRecordError):
         record.delete()
+    # Bulk deletes (which bypass the model's delete) are refused too, through any manager.
+    with pytest.raises(ImmutableRecordError):
+        SignoffRecord.objects.filter(pk=record.pk).delete()
+    with pytest.raises(ImmutableRecordError):
+        world.engagement.signoff_records.all().delete()
     assert SignoffRecord.objects.count() == 1
+    assert signoff_verify(engagement=world.engagement) == (1, [])
 
 
 def test_approving_a_stale_version_is_refused(world):
@@ -260,6 +278,82 @@ def test_verify_signoffs_command_exit_codes(world):
     assert exit_info.value.code == 1
     assert f"record #3 (id {records[2].pk})" in err.getvalue()
     assert "BROKEN" in err.getvalue()
+
+
+def _delete_in_the_database(*records):
+    """What someone with database access would do (the ORM refuses)."""
+    with connection.cursor() as cursor:
+        for record in records:
+            cursor.execute(f"DELETE FROM {SignoffRecord._meta.db_table} WHERE id = %s", [record.pk])
+
+
+def test_the_chain_check_catches_the_last_records_deleted_in_the_database(world):
+    records = _signed_chain(world, 4)
+    _delete_in_the_database(records[2], records[3])
+    count, problems = signoff_verify(engagement=world.engagement)
+    assert count == 2
+    assert [(p.kind, p.sequence, p.record_id) for p in problems] == [("missing", 3, 0)]
+    assert str(problems[0]).startswith("records #3–#4 deleted from the end of the chain")
+    assert "the last one stored is #2" in str(problems[0])
+
+
+def test_the_chain_check_catches_every_record_deleted(world):
+    records = _signed_chain(world, 2)
+    _delete_in_the_database(*records)
+    count, problems = signoff_verify(engagement=world.engagement)
+    assert count == 0
+    assert [str(p) for p in problems] == [
+        "records #1–#2 deleted from the end of the chain: the chain's head says 2 were "
+        "written, and none is stored"
+    ]
+
+
+def test_the_chain_check_catches_a_deleted_head(world):
+    records = _signed_chain(world, 2)
+    SignoffChainHead.objects.filter(engagement=world.engagement).delete()
+    _, problems = signoff_verify(engagement=world.engagement)
+    assert [(p.kind, p.record_id) for p in problems] == [("missing", records[1].pk)]
+    assert "head" in problems[0].message
+
+
+def test_a_signoff_after_a_cut_links_to_the_deleted_record_so_the_cut_stays_visible(world):
+    records = _signed_chain(world, 3)
+    _delete_in_the_database(records[2])
+    after = _approve(world, _publish(world, subject="later", text="Later text"))
+    # The new record continues from the head (#3, deleted), not from the last record stored.
+    assert after.sequence == 4 and after.previous_hash == records[2].record_hash
+    count, problems = signoff_verify(engagement=world.engagement)
+    assert count == 3
+    # The gap is named at the record after it: its number and its link both skip #3.
+    assert {(p.sequence, p.record_id) for p in problems} == {(4, after.pk)}
+    assert "sequence 4 where 3 was expected" in problems[0].message
+    assert "previous-record hash does not match" in problems[1].message
+
+
+def test_verify_signoffs_command_names_the_deleted_records(world):
+    records = _signed_chain(world, 3)
+    _delete_in_the_database(records[2])
+    err = StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_signoffs", str(world.engagement.pk), stdout=StringIO(), stderr=err)
+    assert exit_info.value.code == 1
+    assert "MISSING record #3 deleted from the end of the chain" in err.getvalue()
+    assert "chain of 2 sign-off records is BROKEN (1 problems)" in err.getvalue()
+
+
+def test_the_migration_anchors_chains_signed_before_it(world):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("engagements.migrations.0004_signoff_chain_head")
+    records = _signed_chain(world, 3)
+    SignoffChainHead.objects.all().delete()  # as before the migration
+    migration.anchor_existing_chains(apps, None)
+    head = SignoffChainHead.objects.get(engagement=world.engagement)
+    assert (head.sequence, head.record_hash) == (3, records[2].record_hash)
+    assert not SignoffChainHead.objects.filter(engagement=world.other).exists()
+    assert signoff_verify(engagement=world.engagement) == (3, [])
 
 
 @pytest.mark.parametrize(("arg", "message"), [("abc", "a number"), ("999999", "No engagement")])

@@ -260,3 +260,41 @@ def test_behind_the_tls_proxy_the_address_the_proxy_saw_is_recorded(
     )
     # The left entries are whatever the client claimed; the proxy appended the real one.
     assert SignoffRecord.objects.get().ip_address == "203.0.113.50"
+
+
+@pytest.mark.parametrize("who", ["architect", "customer"])
+def test_signoff_list_queries_do_not_grow_with_versions_and_records(world, client, who):
+    from engagements.services import SignoffEvidence, signoff_decide
+    from tests.query_support import counts_as_rows_grow, queries_of
+
+    client.force_login(getattr(world, who))
+    url = f"/engagements/{world.engagement.pk}/signoffs/"
+    seq = iter(range(1000))
+
+    def add(n):
+        for _ in range(n):
+            i = next(seq)
+            for text in (f"First text {i}", f"Second text {i}"):  # two versions a subject
+                v = signoff_publish(
+                    engagement=world.engagement,
+                    subject=f"item_{i}",
+                    title=f"Item {i}",
+                    text=text,
+                    actor=world.architect,
+                )
+            signoff_decide(
+                version=v,
+                decision="approved" if i % 2 else "declined",
+                signer=world.customer,
+                signer_name="Carla Customer",
+                comment="Not yet" if not i % 2 else "",
+                evidence=SignoffEvidence("203.0.113.9", "pytest", "password"),
+            )
+
+    counts = counts_as_rows_grow(client, url, add)
+    assert counts[0] == counts[1], queries_of(client, url)
+    # session, user, engagement, role; each subject's state (versions, records: two
+    # queries); the records listed with their signers. For the consultancy, the chain check
+    # adds the records with their versions and the chain's head; a customer's header shows
+    # their organization.
+    assert counts[1] == {"architect": 9, "customer": 8}[who], queries_of(client, url)

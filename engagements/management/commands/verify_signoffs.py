@@ -7,8 +7,9 @@ from engagements.services import signoff_verify
 class Command(BaseCommand):
     help = (
         "Re-check an engagement's chain of sign-off records: every record's hash, every link to "
-        "the previous record, and the SHA-256 of every signed text. Names each altered record "
-        "and exits with status 1 if any is found."
+        "the previous record, the SHA-256 of every signed text, and the chain's head (records "
+        "deleted from its end). Names each altered or missing record and exits with status 1 if "
+        "any is found."
     )
 
     def add_arguments(self, parser):
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         count, problems = signoff_verify(engagement=found)
         if problems:
             for problem in problems:
-                self.stderr.write(f"ALTERED {problem}")
+                self.stderr.write(f"{problem.kind.upper()} {problem}")
             self.stderr.write(
                 f"{found}: chain of {count} sign-off records is BROKEN ({len(problems)} problems)."
             )
