@@ -259,9 +259,12 @@ def equity(
     ``territories``: dicts with ``pod``, ``pod_label``, ``label``, ``rep``, ``value`` (the
     potential), ``value_by_segment`` and ``tiers`` (counts). Per territory: realistic potential,
     quota (``quota_share`` × realistic), ``variance_pct`` = potential vs its pod's mean, and
-    ``rebalance`` when that exceeds 20 %. Per pod: mean, low and high, the range ``(high − low)
-    / low`` and whether to rebalance (seed 003: "if one territory has >20 % more quota
-    potential than another, rebalance").
+    ``rebalance`` when that exceeds 20 %. Per pod: mean, low and high potential and their range
+    ``range_pct`` = ``(high − low) / low``; mean, low and high quota and ``quota_range_pct``,
+    the same range on quota (seed 003's "Quota Range (Low-High) … (variance: %)"); and whether
+    to rebalance (seed 003: "if one territory has >20 % more quota potential than another,
+    rebalance", judged on the potential). A range is None when its lowest value is 0 and its
+    highest is not.
     """
     pods: dict[str, list[Mapping[str, Any]]] = {}
     for t in territories:
@@ -287,6 +290,16 @@ def equity(
             }
             pod_out.append(row)
             rows.append(row)
+        quotas = [r["quota"] for r in pod_out]
+        quota_low, quota_high = min(quotas), max(quotas)
+        # The quota range on quota itself: quota follows the realistic potential (value ×
+        # each segment's conversion), so in a pod of mixed segments it spreads differently
+        # from the potential.
+        quota_range = (
+            100 * (quota_high - quota_low) / quota_low
+            if quota_low > 0
+            else (math.inf if quota_high > 0 else 0.0)
+        )
         best = max(pod_out, key=lambda r: r["variance_pct"])
         worst = min(pod_out, key=lambda r: r["variance_pct"])
         pod_rows.append(
@@ -298,9 +311,10 @@ def equity(
                 "low": low,
                 "high": high,
                 "range_pct": None if math.isinf(range_pct) else round(range_pct, 1),
-                "mean_quota": sum(r["quota"] for r in pod_out) / len(pod_out),
-                "quota_low": min(r["quota"] for r in pod_out),
-                "quota_high": max(r["quota"] for r in pod_out),
+                "mean_quota": sum(quotas) / len(quotas),
+                "quota_low": quota_low,
+                "quota_high": quota_high,
+                "quota_range_pct": None if math.isinf(quota_range) else round(quota_range, 1),
                 "highest": {"label": best["label"], "variance_pct": best["variance_pct"]},
                 "lowest": {"label": worst["label"], "variance_pct": worst["variance_pct"]},
                 "rebalance": math.isinf(range_pct)

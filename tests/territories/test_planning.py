@@ -196,6 +196,30 @@ def test_equity_flags_territories_beyond_twenty_percent_and_the_pod_range():
     assert not ent["rebalance"] and result["rebalance"]
 
 
+def test_the_quota_range_is_measured_on_quota_not_potential_in_a_mixed_segment_pod():
+    # Two territories of equal potential, one all Enterprise (converts at 15 %), one all SMB
+    # (40 %): the potential range is 0 %, but the quotas differ by 40/15 - 1 = 166.7 %.
+    mixed = [
+        {"pod": "mix", "pod_label": "Mixed", "label": "Mixed 1", "rep": "Ann", "value": 100.0,
+         "value_by_segment": {"Enterprise": 100.0}, "tiers": {}},
+        {"pod": "mix", "pod_label": "Mixed", "label": "Mixed 2", "rep": "Bo", "value": 100.0,
+         "value_by_segment": {"SMB": 100.0}, "tiers": {}},
+        {"pod": "mix", "pod_label": "Mixed", "label": "Mixed 3", "rep": "Cy", "value": 100.0,
+         "value_by_segment": {"Enterprise": 50.0, "SMB": 50.0}, "tiers": {}},
+    ]  # fmt: skip
+    result = planning.equity(mixed, rates={"Enterprise": 0.15, "SMB": 0.40}, quota_share=0.75)
+    (pod,) = result["pods"]
+    assert pod["range_pct"] == 0.0
+    assert pod["quota_low"] == pytest.approx(0.75 * 15.0)
+    assert pod["quota_high"] == pytest.approx(0.75 * 40.0)
+    assert pod["quota_range_pct"] == pytest.approx(166.7)
+    # The rebalancing rule stays on potential: equal potential needs no rebalancing.
+    assert not pod["rebalance"]
+    # No quota in the lowest territory (no conversion rate): the range has no finite value.
+    none = planning.equity(mixed, rates={"SMB": 0.40}, quota_share=0.75)["pods"][0]
+    assert none["quota_range_pct"] is None and none["range_pct"] == 0.0
+
+
 def test_drift_compares_current_routing_with_the_approval():
     approved = [
         {
