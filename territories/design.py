@@ -1170,7 +1170,7 @@ def approved_map_text(*, run: BalancingRun) -> str:
 def run_approve(*, run: BalancingRun, actor: User | None) -> SignoffVersion:
     """Make ``run`` the engagement's territory map (replacing an earlier approval) and publish
     it for the customer's sign-off. After a manual edit the edited state is what is approved.
-    The growth-ready plan is (re)computed as a job."""
+    The growth-ready plan and the equity report's suggested moves are (re)computed as jobs."""
     from engagements.tracking import job_start
     from territories import jobs
 
@@ -1205,6 +1205,7 @@ def run_approve(*, run: BalancingRun, actor: User | None) -> SignoffVersion:
         params={"run": run.pk},
         dedupe_key=f"territories.growth.{run.pk}",
     )
+    rebalancing_plan_start(run=run, user=actor)
     return version
 
 
@@ -1459,24 +1460,25 @@ def plan_settings_get(*, engagement: Engagement):
     return row
 
 
-def _effective(engagement: Engagement, key: str, value: Any) -> tuple[Any, bool]:
-    row = (
-        Assumption.objects.filter(engagement=engagement, key=key)
-        .values("state", "corrected_value")
-        .first()
-    )
-    if row and row["state"] == Assumption.State.CORRECTED:
-        return row["corrected_value"], True
-    return value, False
+def _corrections(engagement: Engagement, keys: Sequence[str]) -> dict[str, Any]:
+    """The corrected value of each of ``keys`` a meeting corrected, in one query."""
+    return {
+        row["key"]: row["corrected_value"]
+        for row in Assumption.objects.filter(
+            engagement=engagement, key__in=list(keys), state=Assumption.State.CORRECTED
+        ).values("key", "corrected_value")
+    }
 
 
 def plan_inputs(*, engagement: Engagement) -> dict[str, Any]:
     """The plan parameters in use: the settings, except where a meeting corrected them."""
     row = plan_settings_get(engagement=engagement)
+    keys = {s: conversion_key(s) for s in row.conversion_rates}
+    corrected = _corrections(engagement, [*keys.values(), QUOTA_SHARE_KEY, GROWTH_KEY, RAMP_KEY])
     warnings: list[str] = []
     rates = {}
     for segment, rate in row.conversion_rates.items():
-        value, corrected = _effective(engagement, conversion_key(segment), rate)
+        value = corrected.get(keys[segment], rate)
         try:
             value = float(value)
             if not 0 <= value <= 1:
@@ -1487,9 +1489,9 @@ def plan_inputs(*, engagement: Engagement) -> dict[str, Any]:
             )
             value = rate
         rates[segment] = value
-    share, _ = _effective(engagement, QUOTA_SHARE_KEY, row.quota_share)
-    growth, _ = _effective(engagement, GROWTH_KEY, row.account_growth)
-    ramp, _ = _effective(engagement, RAMP_KEY, [row.new_hire_months, row.ramping_months])
+    share = corrected.get(QUOTA_SHARE_KEY, row.quota_share)
+    growth = corrected.get(GROWTH_KEY, row.account_growth)
+    ramp = corrected.get(RAMP_KEY, [row.new_hire_months, row.ramping_months])
     try:
         share, growth = float(share), float(growth)
         new_hire_months, ramping_months = (int(x) for x in ramp)
@@ -1846,7 +1848,8 @@ REBALANCING_SCHEDULE = (
 
 def equity_suggestions(*, run: BalancingRun, pod: RunPod, limit: int = 25) -> dict[str, Any]:
     """The fewest moves that bring the pod's territories back into the run's band: a
-    continuity run of the engine from the pod's current assignment, locks kept."""
+    continuity run of the engine from the pod's current assignment, locks kept. Runs for up
+    to the run's time limit: only the rebalancing job calls it, never a request."""
     from territories.balancing import Problem, balance
 
     params = RunParams.from_dict(run.params)
@@ -1860,7 +1863,11 @@ def equity_suggestions(*, run: BalancingRun, pod: RunPod, limit: int = 25) -> di
         edges=arrays.edges,
     )
     result = balance(
-        problem, tolerance=params.tolerance, seed=params.seed, time_limit=10, mode="continuity"
+        problem,
+        tolerance=params.tolerance,
+        seed=params.seed,
+        time_limit=params.time_limit,
+        mode="continuity",
     )
     moved = np.flatnonzero(result.assignment != arrays.assignment)
     order = moved[np.argsort(-arrays.measures[moved, 1], kind="stable")]
@@ -1891,22 +1898,16 @@ def equity_suggestions(*, run: BalancingRun, pod: RunPod, limit: int = 25) -> di
     }
 
 
-def equity_report(*, run: BalancingRun) -> dict[str, Any]:
-    """Quota suggestion and equity report in seed 003's territory-plan format: header, market
-    segmentation, coverage model, territory assignments (tier counts, quota, potential),
-    equity metrics per pod, rebalancing needed with the engine's suggested moves, and the
-    rebalancing schedule."""
-    from territories import planning, services
-
-    engagement = run.engagement
-    inputs = plan_inputs(engagement=engagement)
-    pods = list(RunPod.objects.filter(run=run).order_by("position"))
+def _equity_rows(run: BalancingRun) -> tuple[list[RunPod], list[RunTerritory], list[dict]]:
+    """The run's pods (without their arrays), territories and the rows ``planning.equity``
+    reads. Two queries."""
+    pods = list(RunPod.objects.filter(run=run).defer("data").order_by("position"))
     territories = list(RunTerritory.objects.filter(run=run).order_by("pod__position", "index"))
-    pod_label = {p.pk: p for p in pods}
+    by_pk = {p.pk: p for p in pods}
     rows = [
         {
-            "pod": pod_label[t.pod_id].key,
-            "pod_label": pod_label[t.pod_id].label,
+            "pod": by_pk[t.pod_id].key,
+            "pod_label": by_pk[t.pod_id].label,
             "label": t.label,
             "rep": t.rep,
             "value": t.value,
@@ -1915,12 +1916,121 @@ def equity_report(*, run: BalancingRun) -> dict[str, Any]:
         }
         for t in territories
     ]
-    result = planning.equity(rows, rates=inputs["rates"], quota_share=inputs["quota_share"])
-    for pod_row in result["pods"]:
-        pod = next(p for p in pods if p.key == pod_row["pod"])
-        pod_row["suggestions"] = (
-            equity_suggestions(run=run, pod=pod) if pod_row["rebalance"] else None
+    return pods, territories, rows
+
+
+def _rebalancing_state(run: BalancingRun) -> dict[str, Any]:
+    """What the suggested moves depend on: the run's results (finished, edited by hand) and
+    the data the run was balanced on."""
+    return {
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "edited_at": run.edited_at.isoformat() if run.edited_at else None,
+        "data_version": data_version(engagement=run.engagement),
+    }
+
+
+def rebalancing_plan_compute(
+    *, run: BalancingRun, progress: Progress = _no_progress, job: Job | None = None
+):
+    """Run the engine on every pod of ``run`` that needs rebalancing (seed 003: a territory
+    more than 20 % from its pod's mean, or the pod's potential range over 20 %) and store the
+    suggested moves for the equity report, replacing earlier ones. The flags depend on the
+    territories' potential only, never on the quota parameters, so changing those does not
+    make the moves stale."""
+    from territories import planning
+    from territories.models import RebalancingPlan
+
+    if run.status != BalancingRun.Status.SUCCEEDED:
+        raise ValidationError("Suggest moves for a finished run.")
+    state = _rebalancing_state(run)
+    _, _, rows = _equity_rows(run)
+    # Quota settings do not enter the rebalancing flags: any rates will do here.
+    flagged = [
+        p["pod"]
+        for p in planning.equity(rows, rates={}, quota_share=0.75)["pods"]
+        if p["rebalance"]
+    ]
+    suggestions: dict[str, Any] = {}
+    data = {p.key: p for p in RunPod.objects.filter(run=run, key__in=flagged)}
+    for number, key in enumerate(flagged):
+        pod = data[key]
+        progress(100 * number / len(flagged), f"Balancing {pod.label} from its current assignment")
+        suggestions[key] = equity_suggestions(run=run, pod=pod)
+    with transaction.atomic():
+        plan, _ = RebalancingPlan.objects.update_or_create(
+            run=run,
+            defaults={
+                "pods": suggestions,
+                "inputs": {**state, "flagged": flagged},
+                "computed_at": timezone.now(),
+                "job": job,
+            },
         )
+    activity_record(
+        engagement=run.engagement,
+        actor=job.created_by if job is not None else None,
+        verb="run.rebalancing_suggested",
+        summary=f"{run.title}: suggested moves for "
+        + (", ".join(data[k].label for k in flagged) if flagged else "no pod (all balanced)"),
+        data={"run": run.pk},
+    )
+    return plan
+
+
+def rebalancing_plan_start(*, run: BalancingRun, user: User | None) -> Job:
+    """Queue ``rebalancing_plan_compute`` for ``run`` (one at a time per run)."""
+    from engagements.tracking import job_start
+    from territories import jobs
+
+    if run.status != BalancingRun.Status.SUCCEEDED:
+        raise ValidationError("Suggest moves for a finished run.")
+    return job_start(
+        engagement=run.engagement,
+        func=jobs.rebalancing_plan_compute,
+        title=f"Suggest rebalancing moves for {run.title}",
+        user=user,
+        params={"run": run.pk},
+        dedupe_key=rebalancing_job_key(run),
+    )
+
+
+def rebalancing_job_key(run: BalancingRun) -> str:
+    return f"territories.rebalancing.{run.pk}"
+
+
+def equity_report(*, run: BalancingRun) -> dict[str, Any]:
+    """Quota suggestion and equity report in seed 003's territory-plan format: header, market
+    segmentation, coverage model, territory assignments (tier counts, quota, potential),
+    equity metrics per pod, rebalancing needed with the suggested moves, and the rebalancing
+    schedule.
+
+    Stored figures only, in a fixed number of queries: the suggested moves come from the
+    ``RebalancingPlan`` the rebalancing job wrote (``moves``: when they were computed, whether
+    the run was edited or the data changed since, the job computing them now)."""
+    from territories import planning, services
+    from territories.models import RebalancingPlan
+
+    engagement = run.engagement
+    inputs = plan_inputs(engagement=engagement)
+    _, territories, rows = _equity_rows(run)
+    result = planning.equity(rows, rates=inputs["rates"], quota_share=inputs["quota_share"])
+    plan = RebalancingPlan.objects.filter(run=run).first()
+    stored = plan.pods if plan is not None else {}
+    for pod_row in result["pods"]:
+        pod_row["suggestions"] = stored.get(pod_row["pod"]) if pod_row["rebalance"] else None
+    moves: dict[str, Any] = {"plan": plan, "edited": False, "data_changed": False}
+    if plan is not None:
+        state = _rebalancing_state(run)
+        moves.update(
+            computed_at=plan.computed_at,
+            edited=any(plan.inputs.get(k) != state[k] for k in ("finished_at", "edited_at")),
+            data_changed=plan.inputs.get("data_version") != state["data_version"],
+        )
+    moves["job"] = (
+        Job.objects.filter(engagement=engagement, dedupe_key=rebalancing_job_key(run))
+        .order_by("-created_at", "-pk")
+        .first()
+    )
     summary = ValuationSummary.objects.filter(engagement=engagement).first()
     coverage = services.coverage_inputs(engagement=engagement)["rules"]
     market = []
@@ -1957,6 +2067,7 @@ def equity_report(*, run: BalancingRun) -> dict[str, Any]:
         "coverage": coverage_rows,
         "schedule": REBALANCING_SCHEDULE,
         "inputs": inputs,
+        "moves": moves,
     }
 
 

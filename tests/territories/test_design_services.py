@@ -4,6 +4,7 @@ growth plan, quota and equity, drift, the dashboard column."""
 from __future__ import annotations
 
 from dataclasses import replace
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from territories.models import (
     GrowthPlan,
     Hierarchy,
     PlannedHire,
+    RebalancingPlan,
     RunAtom,
     RunPod,
     RunTerritory,
@@ -291,6 +293,9 @@ def test_approving_publishes_the_map_for_sign_off_and_the_customer_signs_it(univ
     # Approving again publishes nothing new (same text); a growth job was queued.
     assert design.run_approve(run=run, actor=universe.architect).pk == version.pk
     assert Job.objects.filter(engagement=e, kind="territories.jobs.growth_plan_compute").exists()
+    assert Job.objects.filter(
+        engagement=e, kind="territories.jobs.rebalancing_plan_compute", params={"run": run.pk}
+    ).exists()
 
 
 def test_an_approved_run_is_locked_against_edits_until_withdrawn(universe):
@@ -423,23 +428,81 @@ def test_quota_uses_the_conversion_rate_assumptions_and_corrections_win(universe
         )
 
 
-def test_an_unbalanced_pod_gets_suggested_moves_back_into_the_band(universe):
-    e = universe.engagement
-    run = make_run(e, continuity=False, contiguous=False)
-    pod = RunPod.objects.get(run=run, key="smb")
-    # Pile four big units onto the first territory by hand.
+def _unbalance(run, pod_key="smb"):
+    """Pile the four biggest units of other territories onto the pod's first territory."""
+    pod = RunPod.objects.get(run=run, key=pod_key)
     first = run.territories.get(pod=pod, index=0)
     for atom in (
         run.atoms.filter(pod=pod, count__gt=0).exclude(territory=first).order_by("-value")[:4]
     ):
         design.run_atom_move(run=run, atom=atom, territory=first, actor=None)
     run.refresh_from_db()
-    report = design.equity_report(run=run)
+    return first
+
+
+def test_an_unbalanced_pod_gets_suggested_moves_back_into_the_band(universe):
+    e = universe.engagement
+    run = make_run(e, continuity=False, contiguous=False)
+    _unbalance(run)
+    # Before the job ran, the report flags the pod but has no moves: it never runs the engine.
+    with mock.patch("territories.balancing.balance", side_effect=AssertionError("engine")):
+        report = design.equity_report(run=run)
     smb = next(p for p in report["pods"] if p["pod"] == "smb")
-    assert smb["rebalance"] and report["rebalance"]
+    assert smb["rebalance"] and report["rebalance"] and smb["suggestions"] is None
+    assert report["moves"]["plan"] is None
+
+    plan = design.rebalancing_plan_compute(run=run)
+    assert set(plan.inputs["flagged"]) >= {"smb"} and set(plan.pods) == set(plan.inputs["flagged"])
+    with mock.patch("territories.balancing.balance", side_effect=AssertionError("engine")):
+        report = design.equity_report(run=run)
+    smb = next(p for p in report["pods"] if p["pod"] == "smb")
     suggestions = smb["suggestions"]
+    assert suggestions == RebalancingPlan.objects.get(run=run).pods["smb"]
     assert suggestions["total"] >= 1 and suggestions["moves"][0]["from"]
     assert suggestions["within_tolerance"]
+    assert report["moves"]["computed_at"] == plan.computed_at
+    assert not report["moves"]["edited"] and not report["moves"]["data_changed"]
+    assert ActivityEvent.objects.filter(engagement=e, verb="run.rebalancing_suggested").exists()
+    # Computing again replaces the row, never adds one.
+    design.rebalancing_plan_compute(run=run)
+    assert RebalancingPlan.objects.filter(run=run).count() == 1
+
+
+def test_suggested_moves_say_when_the_run_or_the_data_changed_since(universe):
+    e = universe.engagement
+    run = make_run(e, continuity=False, contiguous=False)
+    first = _unbalance(run)
+    design.rebalancing_plan_compute(run=run)
+    # A hand edit after the computation: the moves are stale.
+    atom = run.atoms.filter(territory=first, kind="unit", count__gt=0).order_by("value").first()
+    other = run.territories.filter(pod=first.pod).exclude(pk=first.pk).first()
+    design.run_atom_move(run=run, atom=atom, territory=other, actor=None)
+    run.refresh_from_db()
+    moves = design.equity_report(run=run)["moves"]
+    assert moves["edited"] and not moves["data_changed"]
+    # New data after the computation: said too.
+    design.rebalancing_plan_compute(run=run)
+    Account.objects.create(engagement=e, external_id="NEW-9", name="Newco", state="TX", value=1.0)
+    moves = design.equity_report(run=run)["moves"]
+    assert moves["data_changed"] and not moves["edited"]
+
+
+def test_the_rebalancing_job_stores_the_moves_and_reports_them(universe, run_jobs):
+    e = universe.engagement
+    run = make_run(e, continuity=False, contiguous=False)
+    _unbalance(run)
+    with run_jobs():
+        job = design.rebalancing_plan_start(run=run, user=universe.architect)
+    job.refresh_from_db()
+    plan = RebalancingPlan.objects.get(run=run)
+    assert job.status == Job.Status.SUCCEEDED and job.progress == 100
+    assert job.result["pods"] == plan.inputs["flagged"] and "smb" in job.result["pods"]
+    assert job.result["moves"] == sum(p["total"] for p in plan.pods.values())
+    assert job.message.startswith("Suggested moves for") and plan.job_id == job.pk
+    # One at a time per run: a second start while one is queued returns the same job.
+    with mock.patch("engagements.tracking._queue"):
+        first = design.rebalancing_plan_start(run=run, user=None)
+        assert design.rebalancing_plan_start(run=run, user=None).pk == first.pk
 
 
 def test_drift_check_compares_current_data_with_the_approved_run(universe):

@@ -4,6 +4,7 @@ approval and the customer portal, and the results page's fixed number of queries
 from __future__ import annotations
 
 import re
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -11,8 +12,15 @@ from django.test.utils import CaptureQueriesContext
 
 from engagements.models import Job
 from engagements.services import signoff_latest, signoff_state
-from territories import design, geo
-from territories.models import BalancingRun, Hierarchy, RunAtom, RunEdit, RunTerritory
+from territories import design, geo, jobs
+from territories.models import (
+    BalancingRun,
+    Hierarchy,
+    RebalancingPlan,
+    RunAtom,
+    RunEdit,
+    RunTerritory,
+)
 from tests.factories import (
     clear_design_blockers,
     make_approved_run,
@@ -363,6 +371,104 @@ def test_growth_equity_csv_and_map_downloads(universe, client, django_capture_on
     svg = client.get(url(e, f"runs/{run.pk}/map.svg?map=0"))
     assert svg.status_code == 200 and svg["Content-Disposition"].startswith("attachment")
     assert client.get(url(e, f"runs/{run.pk}/map.svg?map=9")).status_code == 404
+
+
+def _pile_up(run, pod_key="smb"):
+    """Move the pod's four biggest units of other territories onto its first territory."""
+    first = run.territories.get(pod__key=pod_key, index=0)
+    for atom in (
+        run.atoms.filter(pod__key=pod_key, count__gt=0)
+        .exclude(territory=first)
+        .order_by("-value")[:4]
+    ):
+        design.run_atom_move(run=run, atom=atom, territory=first, actor=None)
+    run.refresh_from_db()
+    return first
+
+
+def test_the_equity_page_computes_the_suggested_moves_in_a_job_and_shows_them(universe, client):
+    e = universe.engagement
+    run = make_run(e, continuity=False, contiguous=False)
+    first = _pile_up(run)
+    client.force_login(universe.architect)
+    page = client.get(url(e, f"runs/{run.pk}/equity/")).content.decode()
+    assert 'id="moves-none"' in page and "Compute the suggested moves" in page
+    assert "No suggested moves stored for this pod" in page
+    # The button queues the job; the page shows it polling while it waits for a worker.
+    with mock.patch("engagements.tracking._queue"):
+        response = client.post(url(e, f"runs/{run.pk}/equity/"))
+    assert response.status_code == 302 and response.url == url(e, f"runs/{run.pk}/equity/")
+    job = Job.objects.get(engagement=e, kind="territories.jobs.rebalancing_plan_compute")
+    page = client.get(response.url).content.decode()
+    assert f'id="job-{job.pk}-status"' in page and "every 1s" in page
+    # The worker's part, in-process: the moves are stored and the page reads them.
+    jobs.rebalancing_plan_compute(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    plan = RebalancingPlan.objects.get(run=run)
+    page = client.get(url(e, f"runs/{run.pk}/equity/")).content.decode()
+    assert f'id="job-{job.pk}-status"' not in page
+    assert "Suggested moves computed" in page and "Compute the suggested moves again" in page
+    first_move = plan.pods["smb"]["moves"][0]
+    assert f"Move {first_move['atom']}" in page and f"from {first_move['from']}" in page
+    assert 'id="moves-stale"' not in page
+    # A hand edit since: the page says the moves are stale.
+    atom = run.atoms.filter(territory=first, kind="unit", count__gt=0).order_by("value").first()
+    other = run.territories.filter(pod=first.pod).exclude(pk=first.pk).first()
+    design.run_atom_move(run=run, atom=atom, territory=other, actor=None)
+    page = client.get(url(e, f"runs/{run.pk}/equity/")).content.decode()
+    assert 'id="moves-stale"' in page
+    # A viewer reads the report but has no button and cannot queue the job.
+    client.force_login(universe.customer)
+    page = client.get(url(e, f"runs/{run.pk}/equity/")).content.decode()
+    assert "Suggested moves computed" in page and "Compute the suggested moves" not in page
+    assert client.post(url(e, f"runs/{run.pk}/equity/")).status_code == 403
+    assert Job.objects.filter(kind="territories.jobs.rebalancing_plan_compute").count() == 1
+
+
+def test_the_equity_page_shows_the_quota_range_on_quota(universe, client):
+    e = universe.engagement
+    run = make_run(e)
+    report = design.equity_report(run=run)
+    client.force_login(universe.viewer)
+    page = client.get(url(e, f"runs/{run.pk}/equity/")).content.decode()
+    for pod in report["pods"]:
+        section = page.split(f'id="equity-{pod["pod"]}"', 1)[1].split("</section>", 1)[0]
+        quota_line = section.split('class="quota-range"', 1)[1].split("</dd>", 1)[0]
+        if pod["quota_range_pct"] is not None:
+            assert f"(variance: {pod['quota_range_pct']:.1f} %)" in quota_line
+
+
+def test_equity_page_queries_do_not_grow_with_the_run(world, client):
+    """Pinned: the equity page reads stored figures only, never the atoms, and never runs the
+    engine: session, user, engagement, role (4); the run (1); the plan settings with the
+    segment scheme they cover (segment definitions, tier rules, valuation settings,
+    assumptions) and the corrections of the plan parameters (6); the run's pods and
+    territories (2); the stored suggested moves and the rebalancing job (2); the valuation
+    summary and the coverage model (coverage rules, capacity, segment definitions and two
+    assumption reads) (6) = 21. With stored moves, the data version (accounts' count and
+    last change, valuation date, roster), to say whether the data changed since = 24."""
+    e = world.engagement
+    client.force_login(world.architect)
+
+    def count(run):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url(e, f"runs/{run.pk}/equity/")).status_code == 200
+        return len(ctx.captured_queries)
+
+    make_universe(e, n=150)
+    small = make_run(e, continuity=False, contiguous=False)
+    make_universe(e, n=900, seed=4)
+    big = make_run(e, continuity=False, contiguous=False)
+    assert big.atoms.count() > small.atoms.count()
+    _pile_up(big)
+    with mock.patch("territories.balancing.balance", side_effect=AssertionError("engine")):
+        before = count(small), count(big)
+    design.rebalancing_plan_compute(run=big)
+    design.rebalancing_plan_compute(run=small)
+    with mock.patch("territories.balancing.balance", side_effect=AssertionError("engine")):
+        after = count(small), count(big)
+    assert before == (21, 21) and after == (24, 24), (before, after)
 
 
 def test_plan_parameters_are_saved_as_assumptions_and_bad_values_named(universe, client):
