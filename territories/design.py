@@ -1252,6 +1252,47 @@ def run_link_meeting(
     return run
 
 
+def meeting_runs(meeting: Meeting):
+    """The meeting page's "Balancing runs shown" block (registered with
+    ``engagements.related``): the runs a balancing review showed, each linked, in one query.
+    Other meetings get the block only when a run is linked to them."""
+    from django.urls import reverse
+
+    from engagements.related import Link, LinkGroup
+
+    rows = list(
+        BalancingRun.objects.filter(shown_in=meeting)
+        .order_by("number")
+        .values_list("pk", "number", "name", "approved_at", "status", "metrics")
+    )
+    if not rows and meeting.kind != "balancing_review":
+        return []
+    links = []
+    for pk, number, name, approved_at, status, metrics in rows:
+        value = (metrics or {}).get("value") or {}
+        if approved_at is not None:
+            note = f"approved {approved_at:%d %b %Y}"
+        elif status == BalancingRun.Status.SUCCEEDED and value.get("max_dev_pct") is not None:
+            note = f"value within ±{value['max_dev_pct']:.1f} % of the pod means"
+        else:
+            note = dict(BalancingRun.Status.choices).get(status, status).lower()
+        links.append(
+            Link(
+                title=f"Run {number}" + (f" · {name}" if name else ""),
+                url=reverse("design:run_detail", args=[meeting.engagement_id, pk]),
+                note=note,
+            )
+        )
+    return [
+        LinkGroup(
+            key="balancing-runs",
+            heading="Balancing runs shown",
+            links=tuple(links),
+            empty="No run is linked to this review yet: link it from the run's page.",
+        )
+    ]
+
+
 # --- Reports -----------------------------------------------------------------------------------------
 
 

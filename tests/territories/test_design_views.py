@@ -340,6 +340,66 @@ def test_a_balancing_review_is_linked_from_the_run_page(universe, client):
     assert list(run.shown_in.all()) == [review]
     response = client.post(url(e, f"runs/{run.pk}/meetings/"), {"meeting": kickoff.pk}, follow=True)
     assert b"balancing review" in response.content and run.shown_in.count() == 1
+    # Run -> meeting: the run page links the review it was shown in.
+    page = client.get(url(e, f"runs/{run.pk}/")).content.decode()
+    section = page.split('id="run-meetings"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/engagements/{e.pk}/meetings/{review.pk}/"' in section
+
+
+def test_a_balancing_review_links_the_runs_it_showed(universe, client):
+    e = universe.engagement
+    shown, other = make_run(e), make_run(e, seed=2)
+    review = make_meeting(
+        e, kind="balancing_review", kind_name="Balancing Review", title="Balancing Review 1"
+    )
+    kickoff = make_meeting(e)
+    meeting_url = f"/engagements/{e.pk}/meetings/{review.pk}/"
+    client.force_login(universe.customer)
+    page = client.get(meeting_url).content.decode()
+    assert 'id="related-balancing-runs"' in page and "No run is linked to this review yet" in page
+    design.run_link_meeting(run=shown, meeting=review, shown=True, actor=None)
+    # Meeting -> run: the review's page lists and links the run it showed, and only that one.
+    page = client.get(meeting_url).content.decode()
+    section = page.split('id="related-balancing-runs"', 1)[1].split("</section>", 1)[0]
+    assert f'href="{url(e, f"runs/{shown.pk}/")}"' in section and shown.title in section
+    assert f"runs/{other.pk}/" not in section
+    assert f"value within ±{shown.metrics['value']['max_dev_pct']:.1f} %" in section
+    # The link leads to the run's page, which links back.
+    run_page = client.get(url(e, f"runs/{shown.pk}/")).content.decode()
+    assert f'href="{meeting_url}"' in run_page
+    # An approved run says so; an unlinked run disappears from the review.
+    design.run_approve(run=shown, actor=None)
+    design.run_link_meeting(run=other, meeting=review, shown=True, actor=None)
+    page = client.get(meeting_url).content.decode()
+    section = page.split('id="related-balancing-runs"', 1)[1].split("</section>", 1)[0]
+    assert "approved " in section and other.title in section
+    design.run_link_meeting(run=other, meeting=review, shown=False, actor=None)
+    page = client.get(meeting_url).content.decode()
+    assert f"runs/{other.pk}/" not in page
+    # A meeting that is not a balancing review and showed no run has no such block.
+    assert (
+        'id="related-balancing-runs"'
+        not in client.get(f"/engagements/{e.pk}/meetings/{kickoff.pk}/").content.decode()
+    )
+
+
+def test_the_engagements_meeting_view_does_not_import_territories():
+    """The meeting page gets the runs through ``engagements.related``: the engagements app's
+    views and registry never import the territories app (it depends on engagements)."""
+    import ast
+    from pathlib import Path
+
+    import engagements
+
+    root = Path(engagements.__file__).parent
+    for path in [root / "related.py", *sorted((root / "views").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] == "territories" for n in names), path
 
 
 def test_two_runs_compare_side_by_side(universe, client):
