@@ -1849,13 +1849,23 @@ def runway(*, engagement: Engagement, inputs: Mapping[str, Any] | None = None) -
 
 def growth_plan(*, run: BalancingRun) -> dict[str, Any]:
     """The growth-ready plan of a run as plain data: steps in hire order (each with its donors'
-    plain statements and the balance after it), what every rep gives up over the plan, the
-    hires no pod takes, and the runway. ``stale`` when the run or the hires changed since."""
+    plain statements and the balance after it), what every rep gives up over the plan
+    (``losses``), a plain statement for every existing rep — what they give up and keep, or
+    that they keep everything (``statements``) —, the hires no pod takes, and the runway.
+    ``stale`` when the run or the hires changed since."""
     from territories import planning
     from territories.models import GrowthPlan
 
     plan = GrowthPlan.objects.filter(run=run).first()
-    data: dict[str, Any] = {"plan": plan, "steps": [], "losses": [], "unplaced": [], "notes": []}
+    data: dict[str, Any] = {
+        "plan": plan,
+        "steps": [],
+        "losses": [],
+        "statements": [],
+        "hire_losses": [],
+        "unplaced": [],
+        "notes": [],
+    }
     if plan is not None:
         hires = [
             [h.pk, h.title, h.start_date.isoformat(), h.segment, h.home_state]
@@ -1865,9 +1875,28 @@ def growth_plan(*, run: BalancingRun) -> dict[str, Any]:
             if h.carries_accounts
         ]
         edited = run.edited_at.isoformat() if run.edited_at else None
+        holdings = [
+            {
+                "pod": pod,
+                "territory": index,
+                "label": label,
+                "holder": rep or f"{label} (vacant)",
+                "accounts": count,
+                "value": value,
+            }
+            for pod, index, label, rep, count, value in RunTerritory.objects.filter(run=run)
+            .order_by("pod__position", "index")
+            .values_list("pod__key", "index", "label", "rep", "count", "value")
+        ]
+        losses = planning.losses_by_holder(plan.steps)
+        hire_names = {s["hire"] for s in plan.steps}
         data.update(
             steps=plan.steps,
-            losses=planning.losses_by_holder(plan.steps),
+            losses=losses,
+            # Every existing territory's holder, those who give nothing up included.
+            statements=planning.rep_statements(holdings, plan.steps),
+            # A later cut can take from an earlier hire's new territory.
+            hire_losses=[loss for loss in losses if loss["holder"] in hire_names],
             unplaced=plan.unplaced,
             notes=plan.inputs.get("notes", []),
             computed_at=plan.computed_at,

@@ -135,6 +135,71 @@ def losses_by_holder(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     return sorted(totals.values(), key=lambda r: -r["value"])
 
 
+def rep_statements(
+    holdings: Sequence[Mapping[str, Any]], steps: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """A plain statement for every existing territory's holder over the whole plan, including
+    those whose territory no cut touches.
+
+    ``holdings``: one dict per existing territory — ``pod``, ``territory`` (its index in the
+    pod), ``label``, ``holder`` (rep, or "<label> (vacant)"), ``accounts`` and ``value`` now.
+    ``steps``: the plan's steps (``describe_cuts`` output with each step's ``pod``); a donor
+    is matched to its territory by (pod, index), so two territories held by one person stay
+    apart. Returns, in ``holdings`` order, what each gives up, to whom, what each keeps, and
+    the sentence: "Avery Chen gives up 14 accounts ($1.20M, 8 % of their value) to AE West #4
+    and keeps 150 accounts ($13.1M)." or "Riley Park keeps all 120 accounts ($9.5M): no
+    pre-planned cut takes from SMB 3."
+    """
+    given: dict[tuple[str, int], dict[str, Any]] = {}
+    for step in steps:
+        for donor in step["donors"]:
+            row = given.setdefault(
+                (step.get("pod", ""), int(donor["territory"])),
+                {"accounts": 0, "value": 0.0, "to": []},
+            )
+            row["accounts"] += int(donor["accounts"])
+            row["value"] += float(donor["value"])
+            if step["hire"] not in row["to"]:
+                row["to"].append(step["hire"])
+    out = []
+    for h in holdings:
+        accounts, value = int(h["accounts"]), float(h["value"])
+        gives = given.get((h["pod"], int(h["territory"])), {"accounts": 0, "value": 0.0, "to": []})
+        keeps_accounts = max(accounts - gives["accounts"], 0)
+        keeps_value = max(value - gives["value"], 0.0)
+        if gives["accounts"] or gives["value"] > 0:
+            share = 100 * gives["value"] / value if value > 0 else 0.0
+            to = gives["to"]
+            names = to[0] if len(to) == 1 else ", ".join(to[:-1]) + " and " + to[-1]
+            statement = (
+                f"{h['holder']} gives up {_plural(gives['accounts'], 'account')} "
+                f"({format_usd(gives['value'])}, {share:.0f} % of their value) to {names} and "
+                f"keeps {_plural(keeps_accounts, 'account')} ({format_usd(keeps_value)})."
+            )
+        else:
+            every = "all " if accounts > 1 else ""
+            statement = (
+                f"{h['holder']} keeps {every}{_plural(accounts, 'account')} "
+                f"({format_usd(value)}): no pre-planned cut takes from {h['label']}."
+            )
+        out.append(
+            {
+                "pod": h["pod"],
+                "label": h["label"],
+                "holder": h["holder"],
+                "accounts": accounts,
+                "value": value,
+                "gives_accounts": gives["accounts"],
+                "gives_value": gives["value"],
+                "to": list(gives["to"]),
+                "keeps_accounts": keeps_accounts,
+                "keeps_value": keeps_value,
+                "statement": statement,
+            }
+        )
+    return out
+
+
 # --- Runway --------------------------------------------------------------------------------------
 
 RAMP_ORDER = ("new_hire", "ramping", "ramped")

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from engagements.models import ActivityEvent, Assumption, Job
 from engagements.services import SignoffEvidence, signoff_decide, signoff_latest, signoff_state
-from territories import design
+from territories import design, geo
 from territories.models import (
     Account,
     BalancingRun,
@@ -386,10 +386,36 @@ def test_the_growth_plan_cuts_a_territory_per_hire_in_date_order(universe):
         assert donor["statement"].endswith("to AE West #4.")
     assert set(west["max_dev_pct"]) == {"count", "value"}
     assert plan["losses"] and not plan["stale"]
+    # A statement for every existing territory's rep, those who give nothing up included.
+    territories = list(run.territories.order_by("pod__position", "index"))
+    statements = plan["statements"]
+    assert [(r["pod"], r["label"]) for r in statements] == [
+        (t.pod.key, t.label) for t in territories
+    ]
+    donors = {(s["pod"], d["territory"]) for s in plan["steps"] for d in s["donors"]}
+    for row, territory in zip(statements, territories, strict=True):
+        assert row["holder"] == (territory.rep or f"{territory.label} (vacant)")
+        if (territory.pod.key, territory.index) in donors:
+            assert " gives up " in row["statement"] and row["gives_accounts"] > 0
+            assert row["keeps_accounts"] == territory.count - row["gives_accounts"]
+        else:
+            assert row["statement"].startswith(f"{row['holder']} keeps ")
+            assert f"{territory.count:,} account" in row["statement"]
+            assert row["statement"].endswith(f"no pre-planned cut takes from {territory.label}.")
     assert set(plan["runway"]["segments"][0]) >= {"segment", "need_now", "team_now", "months"}
     PlannedHire.objects.filter(title="AE Nowhere").delete()
     assert design.growth_plan(run=run)["stale"]
     assert GrowthPlan.objects.filter(run=run).count() == 1
+    # Without an enterprise hire, the enterprise rep loses nothing and is told so.
+    PlannedHire.objects.filter(title="AE Enterprise #2").delete()
+    design.growth_plan_compute(run=run)
+    enterprise = run.territories.get(pod__key="enterprise")
+    (dana,) = [r for r in design.growth_plan(run=run)["statements"] if r["pod"] == "enterprise"]
+    assert dana["statement"] == (
+        f"{enterprise.rep} keeps all {enterprise.count:,} accounts "
+        f"({geo.format_usd(enterprise.value)}): no pre-planned cut takes from {enterprise.label}."
+    )
+    assert dana["gives_accounts"] == 0 and dana["keeps_accounts"] == enterprise.count
 
 
 def test_quota_uses_the_conversion_rate_assumptions_and_corrections_win(universe):

@@ -422,6 +422,11 @@ def test_growth_equity_csv_and_map_downloads(universe, client, django_capture_on
     design.growth_plan_compute(run=run)
     page = client.get(url(e, f"runs/{run.pk}/growth/")).content.decode()
     assert "Runway" in page and "Parameters" in page
+    # Every existing rep has a line, those who keep everything included.
+    statements = page.split('id="rep-statements"', 1)[1].split("</ul>", 1)[0]
+    assert statements.count("<li>") == run.territories.count()
+    for territory in run.territories.exclude(rep=""):
+        assert territory.rep in statements
     page = client.get(url(e, f"runs/{run.pk}/equity/")).content.decode()
     assert "Territory assignments" in page and "Rebalancing schedule" in page and "Quota" in page
     csv = b"".join(client.get(url(e, f"runs/{run.pk}/assignment.csv")).streaming_content).decode(

@@ -72,6 +72,35 @@ def test_a_later_cut_can_take_from_an_earlier_new_territory_and_losses_add_up():
     assert losses["AE #1"]["accounts"] == 10
 
 
+def test_every_existing_rep_gets_a_statement_including_those_who_lose_nothing():
+    steps = [
+        {"hire": "AE #1", "pod": "p", "donors": [
+            {"territory": 0, "holder": "Ann", "accounts": 6, "value": 100.0}]},
+        {"hire": "AE #2", "pod": "p", "donors": [
+            {"territory": 0, "holder": "Ann", "accounts": 2, "value": 20.0},
+            {"territory": 2, "holder": "AE #1", "accounts": 1, "value": 5.0}]},
+    ]  # fmt: skip
+    holdings = [
+        {"pod": "p", "territory": 0, "label": "P 1", "holder": "Ann", "accounts": 20, "value": 400.0},
+        {"pod": "p", "territory": 1, "label": "P 2", "holder": "Bo", "accounts": 14, "value": 1.5e6},
+        # The same person holding a territory in another pod is a separate line.
+        {"pod": "q", "territory": 0, "label": "Q 1", "holder": "Ann", "accounts": 1, "value": 50.0},
+    ]  # fmt: skip
+    ann, bo, ann_q = planning.rep_statements(holdings, steps)
+    assert ann["statement"] == (
+        "Ann gives up 8 accounts ($120, 30 % of their value) to AE #1 and AE #2 and keeps "
+        "12 accounts ($280)."
+    )
+    assert (ann["gives_accounts"], ann["keeps_accounts"], ann["to"]) == (8, 12, ["AE #1", "AE #2"])
+    assert bo["statement"] == (
+        "Bo keeps all 14 accounts ($1.50M): no pre-planned cut takes from P 2."
+    )
+    assert bo["gives_accounts"] == 0 and bo["keeps_value"] == 1.5e6 and bo["to"] == []
+    assert ann_q["statement"] == "Ann keeps 1 account ($50): no pre-planned cut takes from Q 1."
+    # A plan without steps: everyone keeps everything.
+    assert all("keeps" in r["statement"] for r in planning.rep_statements(holdings, []))
+
+
 def test_runway_is_the_first_month_need_exceeds_the_ramping_team():
     seats = [
         planning.SeatPlan("SMB", "ramped", 30),
