@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, OuterRef, Sum
+from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
 
 from engagements.models import Assumption, Engagement, Job, Meeting, SignoffVersion, User
@@ -366,101 +366,49 @@ class PodPreview:
         return max(0, self.pod.seats - len(self.pod.reps))
 
 
+PREVIEW_FIELDS = (
+    "external_id",
+    "domain",
+    "named_account_owner",
+    "annual_revenue",
+    "employees",
+    "state",
+    "postal_code",
+    "city",
+    "industry",
+    "value",
+)
+
+
 def hierarchy_overview(
     *, engagement: Engagement, spec: HierarchySpec, named: Sequence[Mapping[str, str]], share: float
 ) -> dict[str, Any]:
     """What the editor shows: accounts and value per pod, the per-territory target, the accounts
-    no pod takes, and the split proposals. Two aggregate queries (not one row per account):
-    by (segment, state, industry), then by ZIP and city inside the states some pod splits.
-    Segments are the stored ones (from the last valuation)."""
-    accounts = Account.objects.filter(engagement=engagement)
-    explicit = [r["match"] for r in named]
-    not_named = (
-        accounts.filter(named_account_owner="")
-        .exclude(external_id__in=explicit)
-        .exclude(domain__in=[m for m in explicit if "." in m])
-    )
-    groups = not_named.values("segment", "state", "industry").annotate(
-        n=Count("id"), v=Sum("value")
-    )
-    pod_totals: dict[str, list[float]] = {p.key: [0, 0.0] for p in spec.pods}
-    unit_values: dict[tuple[str, str], float] = {}
-    none = [0, 0.0]
-    split_states = {s for p in spec.pods if p.atom == "unit" for s in p.split_states}
-    for g in groups.order_by():
-        state = geo.normalize_state(g["state"]) or ""
-        pod = spec.pod_of(
-            segment=g["segment"] or "",
-            region=geo.STATE_REGION.get(state, ""),
-            state=state,
-            industry=g["industry"] or "",
-        )
-        value = float(g["v"] or 0.0)
-        if pod is None:
-            none[0] += g["n"]
-            none[1] += value
-            continue
-        pod_totals[pod.key][0] += g["n"]
-        pod_totals[pod.key][1] += value
-        if pod.atom == "unit" and state and pod.granularity(state) == "state":
-            unit_values[(pod.key, state)] = unit_values.get((pod.key, state), 0.0) + value
-    if split_states:
-        rows = list(
-            not_named.filter(state__in=sorted(split_states))
-            .values("segment", "state", "industry", "postal_code", "city")
-            .annotate(v=Sum("value"))
-            .order_by()
-        )
-        frame = pd.DataFrame(
-            rows, columns=["segment", "state", "industry", "postal_code", "city", "v"]
-        )
-        for pod in spec.pods:
-            if pod.atom != "unit" or not pod.split_states or frame.empty:
-                continue
-            keys = [
-                getattr(
-                    spec.pod_of(
-                        segment=r.segment or "",
-                        region=geo.STATE_REGION.get(r.state, ""),
-                        state=r.state,
-                        industry=r.industry or "",
-                    ),
-                    "key",
-                    None,
-                )
-                for r in frame.itertuples()
-            ]
-            mine = frame[np.array([k == pod.key for k in keys], dtype=bool)]
-            mine = mine[mine["state"].isin(list(pod.split_states))]
-            if mine.empty:
-                continue
-            units = geo.unit_ids(
-                mine["state"],
-                mine["postal_code"],
-                mine["city"],
-                granularity_by_state=pod.granularity_by_state,
-            )
-            for unit, value in (
-                mine.assign(unit=units.to_numpy()).groupby("unit")["v"].sum().items()
-            ):
-                unit_values[(pod.key, unit)] = unit_values.get((pod.key, unit), 0.0) + float(
-                    value or 0
-                )
+    no pod takes, the named accounts, and the split proposals.
+
+    The figures are what a run of ``spec`` would use (``runs.hierarchy_preview``, the rules of
+    ``runs.build_inputs``): segments from the spec's bands (not the segments stored at the last
+    valuation), the state from the ZIP code where the state field is blank, named accounts in
+    their owner's pod. One query reading ten columns of every account (about 0.3 s per 100,000
+    accounts on PostgreSQL), then vectorised work."""
+    rows = Account.objects.filter(engagement=engagement).order_by("pk").values_list(*PREVIEW_FIELDS)
+    frame = pd.DataFrame.from_records(list(rows), columns=list(PREVIEW_FIELDS))
+    preview = runs.hierarchy_preview(spec, frame, named_rules=named)
     previews = [
-        PodPreview(p, int(pod_totals[p.key][0]), float(pod_totals[p.key][1])) for p in spec.pods
+        PodPreview(p, preview["accounts"][p.key], preview["value"][p.key]) for p in spec.pods
     ]
     try:
         proposals = split_proposals(
-            spec, unit_values, share=share, pod_values={k: v[1] for k, v in pod_totals.items()}
+            spec, preview["unit_values"], share=share, pod_values=preview["value"]
         )
     except HierarchyError:
         proposals = []
-    named_count = accounts.exclude(named_account_owner="").count() + len(explicit)
     return {
         "pods": previews,
-        "unassigned": {"accounts": none[0], "value": none[1]},
+        "unassigned": preview["unassigned"],
         "proposals": proposals,
-        "named": named_count,
+        "named": preview["named"],
+        "named_unplaced": preview["named_unplaced"],
     }
 
 

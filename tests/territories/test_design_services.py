@@ -125,6 +125,40 @@ def test_the_split_proposal_flags_california_and_one_click_splits_it(universe):
     assert not [p for p in overview["proposals"] if p.unit == "CA" and p.pod == ca[0].pod]
 
 
+def test_the_editors_figures_and_split_proposals_agree_with_the_run(universe):
+    """Accounts whose state field is blank but whose ZIP code is valid, and stored segments
+    that disagree with the hierarchy's bands: the editor counts them as a run does."""
+    e = universe.engagement
+    make_hierarchy(e)
+    california = Account.objects.filter(engagement=e, state="CA")
+    blanked = list(california.values_list("pk", flat=True)[:40])
+    assert len(blanked) == 40
+    Account.objects.filter(pk__in=blanked).update(state="")
+    # A stale stored segment (the valuation is older than the bands): the bands decide.
+    Account.objects.filter(engagement=e, segment="SMB").update(segment="Enterprise")
+    hierarchy = design.hierarchy_get(engagement=e)
+    spec = design.hierarchy_spec(engagement=e, hierarchy=hierarchy)
+    overview = design.hierarchy_overview(
+        engagement=e, spec=spec, named=hierarchy.named_accounts, share=0.5
+    )
+    run = make_run(e)
+    pods = {p.key: p for p in RunPod.objects.filter(run=run)}
+    for preview in overview["pods"]:
+        pod = pods[preview.pod.key]
+        assert preview.accounts == pod.accounts, pod.key
+        assert preview.value == pytest.approx(pod.value), pod.key
+    assert overview["unassigned"]["accounts"] == run.summary["unassigned"]["accounts"] == 0
+    assert overview["named"] == len(run.summary["named"])
+    # California's proposals carry the value the run's California unit holds, blank states
+    # included (their ZIP codes are in California).
+    ca = [p for p in overview["proposals"] if p.unit == "CA"]
+    assert ca
+    for proposal in ca:
+        atom = RunAtom.objects.get(run=run, pod__key=proposal.pod, atom="CA")
+        assert proposal.value == pytest.approx(atom.value)
+        assert proposal.target == pytest.approx(pods[proposal.pod].value / pods[proposal.pod].seats)
+
+
 def test_a_split_of_an_account_pod_or_a_bad_state_is_refused(universe):
     make_hierarchy(universe.engagement)
     with pytest.raises(ValidationError, match="made of accounts"):
