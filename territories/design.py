@@ -846,21 +846,21 @@ def _atom_rows(run, pods, inputs, results, ids):
 
 
 def _write_atoms(run, pods, inputs, results, ids) -> None:
-    """Every atom in one bulk step: COPY on PostgreSQL, large ``bulk_create`` batches elsewhere."""
+    """Every atom in one bulk step, whatever their number: one ``COPY`` on PostgreSQL, one
+    ``executemany`` of a single prepared ``INSERT`` elsewhere (SQLite). Not ``bulk_create``:
+    on SQLite it cuts the rows into statements of 999 parameters (83 atoms each)."""
     rows = _atom_rows(run, pods, inputs, results, ids)
-    if connection.vendor == "postgresql":
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(c) for c in ATOM_COLUMNS)
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(f"COPY {quote(RunAtom._meta.db_table)} ({columns}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        return
-    RunAtom.objects.bulk_create(
-        (RunAtom(**dict(zip(ATOM_COLUMNS, row, strict=True))) for row in rows), batch_size=5000
-    )
+    quote = connection.ops.quote_name
+    table = quote(RunAtom._meta.db_table)
+    columns = ", ".join(quote(c) for c in ATOM_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(ATOM_COLUMNS))
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
 
 
 # --- Maps -------------------------------------------------------------------------------------------

@@ -656,9 +656,9 @@ class RunTerritory(models.Model):
 class RunAtom(models.Model):
     """One atom of a run: a geographic unit with its accounts, or one account.
 
-    Written with one bulk step per run (COPY on PostgreSQL). ``owner`` is the territory of the
-    atom's current CRM owner (continuity); ``moved_from`` the territory the engine gave it, set
-    when an architect moved it by hand.
+    Written with one bulk step per run (COPY on PostgreSQL, one executemany elsewhere).
+    ``owner`` is the territory of the atom's current CRM owner (continuity); ``moved_from`` the
+    territory the engine gave it, set when an architect moved it by hand.
     """
 
     class Kind(models.TextChoices):

@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from engagements.models import Job
 from engagements.services import signoff_latest, signoff_state
@@ -288,6 +289,42 @@ def test_an_htmx_move_returns_the_updated_results(universe, client):
         == 403
     )
     assert RunAtom.objects.get(pk=atom.pk).locked
+
+
+def test_an_htmx_lock_returns_the_fragment_with_the_atom_locked_and_the_metrics_updated(
+    universe, client
+):
+    e = universe.engagement
+    run = make_run(e)
+    atom = run.atoms.filter(kind="unit", count__gt=0, locked=False).order_by("-value").first()
+    territory = atom.territory
+    locked_before = territory.metrics.get("locked", 0)
+    assert run.edited_at is None
+    client.force_login(universe.architect)
+    response = client.post(
+        url(e, f"runs/{run.pk}/atoms/{atom.pk}/lock/"),
+        {"locked": "1", "territory_open": territory.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and body.lstrip().startswith('<div id="run-results">')
+    assert "<html" not in body  # the fragment, not the page
+    # Stored: the atom is locked, the territory's figures and the run were recomputed.
+    assert RunAtom.objects.get(pk=atom.pk).locked
+    territory.refresh_from_db()
+    run.refresh_from_db()
+    assert territory.metrics["locked"] == locked_before + 1 and run.edited_at is not None
+    edit = RunEdit.objects.get(run=run)
+    assert edit.action == RunEdit.Action.LOCK and edit.to_label == territory.label
+    # The fragment shows it: the atom's row says locked and offers to unlock, the territory's
+    # row its new lock count, the balance the hand edit, the change log the lock.
+    row = body.split(f'id="atom-{atom.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert '<span class="badge">locked</span>' in row and ">Unlock</button>" in row
+    assert 'name="locked" value="0"' in row and f"Move {atom.label} to" not in row
+    territory_row = body.split(f'id="territory-{territory.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert f'<span class="badge">{locked_before + 1} locked</span>' in territory_row
+    assert f"edited by hand {timezone.localtime(run.edited_at):%Y-%m-%d %H:%M}" in body
+    assert f"Locked {atom.label} in {territory.label}" in body
 
 
 def test_a_territory_of_another_run_or_engagement_answers_404(universe, client):
