@@ -36,6 +36,7 @@ def test_one_record_gets_territory_owner_team_and_trace(api):
     assert body["owner"] == "Bob" and body["team"]["ae"] == "Bob"
     assert body["external_id"] == "X-1" and body["decided_at"] == "territory"
     assert body["geo_unit"] == "CA:C06037" and body["fallback"] is None
+    assert body["reason"].startswith("territory COM-LA Commercial LA is the first match")
     levels = [step["level"] for step in body["trace"]]
     assert levels[:3] == ["named_account", "account_list", "segment"]
     assert body["trace"][-1] == {

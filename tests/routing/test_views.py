@@ -201,6 +201,13 @@ def test_test_a_record_shows_the_decision_and_trace(small, client):
     page = client.post(url(small.engagement, "test/"), data).content.decode()
     assert "COM-LA Commercial LA" in page and "Owner <strong>Bob</strong>" in page
     assert "ZIP code 90012 lies in Los Angeles County, CA" in page
+    # The reason is the one the bulk result files carry for the same record.
+    from django.utils.html import escape
+
+    from routing import engine
+
+    why = engine.route_record(data, services.routing_config(engagement=small.engagement)).why
+    assert "first match by priority" in why and f"<strong>Why:</strong> {escape(why)}" in page
     fragment = client.post(url(small.engagement, "test/"), data, HTTP_HX_REQUEST="true")
     text = fragment.content.decode()
     assert text.strip().startswith('<section class="panel" id="test-result"')
