@@ -23,7 +23,9 @@ SMB 25; continuity from the synthetic owners, who hold the first seats of the tw
 Then the results page of each run through Django's test client (session, access layer,
 templates; DEBUG off; median of ``--repeat`` requests after a warm-up), with its query count,
 with a territory's atoms open, and a manual move (``run_atom_move``: metrics recomputed with
-``metrics_for`` and the stored bounds, territories, run and map updated).
+``metrics_for`` and the stored bounds, territories, run and map updated); then the equity
+report's suggested moves as the rebalancing job computes them, and the equity page, which
+reads them stored.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/balancing_run.py [--accounts 100000] [--repeat 3]
 """
@@ -183,6 +185,12 @@ def main() -> None:
                 design.run_atom_move(run=run, atom=atom, territory=target, actor=None)
                 moves.append(time.perf_counter() - t0)
                 run.refresh_from_db()
+            # The equity report's suggested moves (the job's work, after the moves above
+            # unbalanced the pod a little), then the page, which reads them stored.
+            t0 = time.perf_counter()
+            design.rebalancing_plan_compute(run=run)
+            moves_job = time.perf_counter() - t0
+            equity_page = timed_page(client, f"{base}equity/", args.pages)
             row = {
                 "atoms_written": atoms,
                 "territories": balance["territories"],
@@ -197,6 +205,9 @@ def main() -> None:
                 "page_open_ms": round(open_page[0] * 1000, 1),
                 "page_open_queries": open_page[1],
                 "move_ms": round(statistics.median(moves) * 1000, 1),
+                "rebalancing_job_s": round(moves_job, 3),
+                "equity_page_ms": round(equity_page[0] * 1000, 1),
+                "equity_page_queries": equity_page[1],
             }
             results["scenarios"][scenario] = row
             phases = " ".join(f"{p} {row['phases_median_s'][p]:.2f}" for p in PHASES)
@@ -206,7 +217,8 @@ def main() -> None:
                 f"{phases} s (runs: {row['total_s_all']}); results page {row['page_ms']} ms, "
                 f"{row['page_queries']} queries, {row['page_kib']} KiB; with a territory open "
                 f"{row['page_open_ms']} ms, {row['page_open_queries']} queries; a manual move "
-                f"{row['move_ms']} ms",
+                f"{row['move_ms']} ms; suggested moves (job) {row['rebalancing_job_s']} s, "
+                f"equity page {row['equity_page_ms']} ms, {row['equity_page_queries']} queries",
                 flush=True,
             )
     finally:

@@ -194,7 +194,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 ROUTING_API_RATE_LIMIT = env_int("ROUTING_API_RATE_LIMIT", 3000, minimum=0)
 ROUTING_API_RATE_WINDOW = env_int("ROUTING_API_RATE_WINDOW", 60, minimum=1)
 ROUTING_API_MAX_BATCH = env_int("ROUTING_API_MAX_BATCH", 1000, minimum=1)
-ROUTING_API_MAX_BODY_BYTES = env_int("ROUTING_API_MAX_BODY_KB", 2048, minimum=1) * 1024
+# 4 MB: a batch of 1,000 records with every field at its 300-character limit (ASCII) is about
+# 3.2 MB, so a legal maximal batch fits. Text in other scripts takes up to 4 bytes a character
+# (6 when \u-escaped) and can exceed it: the 413 then names this limit (docs/api.md).
+ROUTING_API_MAX_BODY_BYTES = env_int("ROUTING_API_MAX_BODY_KB", 4096, minimum=1) * 1024
+# Django refuses to read a larger body before the API sees it; never below the API's limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(DATA_UPLOAD_MAX_MEMORY_SIZE, ROUTING_API_MAX_BODY_BYTES)
 # Load the ZIP-code table (~1.2 s) when the process starts rather than on the first routed
 # record. On by default in web servers and workers (see routing/apps.py), off elsewhere.
 WARM_GEO = env_choice("WARM_GEO", ("auto", "on", "off"), "auto")

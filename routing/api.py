@@ -138,15 +138,14 @@ def route(request: HttpRequest) -> JsonResponse:
         return _error(415, _one("Content-Type", "Send the body as application/json."))
     limit = settings.ROUTING_API_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    too_big = _one("body", f"The body is over the {limit:,}-byte limit.")
     if declared.isdigit() and int(declared) > limit:
-        return _error(413, too_big)
+        return _error(413, _too_big(int(declared), limit))
     try:
         raw = request.body
     except RequestDataTooBig:
-        return _error(413, too_big)
+        return _error(413, _too_big(None, limit))
     if len(raw) > limit:
-        return _error(413, too_big)
+        return _error(413, _too_big(len(raw), limit))
     try:
         payload = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -193,6 +192,16 @@ def route(request: HttpRequest) -> JsonResponse:
     body = _answer(record, engine.route_record(record, config), ignored)
     body["config_version"] = config.version
     return JsonResponse(body)
+
+
+def _too_big(size: int | None, limit: int) -> list[dict[str, str]]:
+    """The 413 for a body over ``limit``: names the limit and its setting, and what to do."""
+    what = f"The body is {size:,} bytes" if size is not None else "The body is too large"
+    return _one(
+        "body",
+        f"{what}; the limit is {limit:,} bytes ({limit // 1024:,} KB, ROUTING_API_MAX_BODY_KB). "
+        "Send fewer records per request.",
+    )
 
 
 def _no_constant(name: str):

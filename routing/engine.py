@@ -34,7 +34,11 @@ industry) and runs the same decision function once per distinct group. Both call
 :func:`_decide`; a property test checks they agree on random and garbage records.
 
 A trace step's ``rule`` depends only on those features (so the bulk path can report it per row
-cheaply); its ``reason`` may quote the record's raw values.
+cheaply); its ``reason`` may quote the record's raw values. :attr:`Decision.why` — the reason of
+the deciding rule or fallback ("territory COM-LA is the first match by priority (1): its
+sub-region includes CA:C06037", "annual revenue is blank: the segment fallback is the queue
+“Ops review”") — depends only on the features too, so the single and bulk paths give the same
+sentence (the bulk path's ``reason`` column).
 """
 
 from __future__ import annotations
@@ -488,6 +492,9 @@ class Decision:
     level: str  # where it was decided: named_account, account_list, territory or a fallback level
     fallback: str  # the fallback level used, "" when none
     trace: tuple[TraceStep, ...] = ()
+    # Why the deciding rule or fallback applied, in words that depend only on the decision's
+    # features (never on the record's raw values), so both paths give the same sentence.
+    why: str = ""
 
     def summary(self) -> str:
         """One line of the trace's rules, as the bulk path writes it per row."""
@@ -507,6 +514,7 @@ class Decision:
             self.level,
             self.fallback,
             self.summary(),
+            self.why,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -522,6 +530,7 @@ class Decision:
             "geo_unit": self.unit,
             "decided_at": self.level,
             "fallback": self.fallback or None,
+            "reason": self.why,
             "trace": [s.as_dict() for s in self.trace],
         }
 
@@ -641,9 +650,19 @@ def _decide(key: _Key, config: RoutingConfig, facts: _Facts | None = None) -> De
                 "named_account",
                 "",
                 tuple(steps),
+                f"{override.label()} bypasses all other rules; its owner is {override.owner}",
             )
         if territory is not None:
-            return _with_team(territory, steps, key, config, "named_account", pod=territory.pod)
+            return _with_team(
+                territory,
+                steps,
+                key,
+                config,
+                "named_account",
+                pod=territory.pod,
+                why=f"{override.label()} bypasses all other rules; it belongs to territory "
+                f"{territory.label()}",
+            )
         return _fallback(
             "owner",
             "the named account has no owner and no active territory",
@@ -668,7 +687,15 @@ def _decide(key: _Key, config: RoutingConfig, facts: _Facts | None = None) -> De
         if facts is not None:
             why = f"external id {facts.external_id} is on {rule.key}'s account list"
         steps.append(TraceStep("account_list", rule.label(), True, why))
-        return _with_team(rule, steps, key, config, "account_list", pod=rule.pod)
+        return _with_team(
+            rule,
+            steps,
+            key,
+            config,
+            "account_list",
+            pod=rule.pod,
+            why=f"the external id is on the account list of territory {rule.label()}",
+        )
     if index.has_lists:
         steps.append(
             TraceStep(
@@ -694,6 +721,19 @@ def _decide(key: _Key, config: RoutingConfig, facts: _Facts | None = None) -> De
     state = geo.unit_state(key.unit)
     region = config.region_of_state.get(state) if state else None
     geo_reason = facts.unit_reason if facts is not None else ""
+    # What a fallback's reason says of a missing field, without the record's values.
+    geo_plain = (
+        "no usable state or ZIP code"
+        if state is None
+        else f"the sub-state unit of {state} is unknown"
+    )
+    plain_missing = {
+        "segment": size_missing,
+        "region": geo_plain,
+        "state": geo_plain,
+        "sub_state": geo_plain,
+        "industry": "industry is blank",
+    }
     if state is None:
         steps.append(TraceStep("state", "", False, geo_reason or "no usable state or ZIP code"))
         geo_missing = geo_reason or "no usable state or ZIP code"
@@ -750,7 +790,16 @@ def _decide(key: _Key, config: RoutingConfig, facts: _Facts | None = None) -> De
                         f"{_LEVEL_WORDS[needs.level]}: {needs.what}",
                     )
                 )
-                return _fallback(needs.level, needs.what, steps, key, config, pod="")
+                return _fallback(
+                    needs.level,
+                    needs.what,
+                    steps,
+                    key,
+                    config,
+                    pod="",
+                    plain=f"{plain_missing[needs.level]} (pod {candidate.label or candidate.key} "
+                    f"needs the {_LEVEL_WORDS[needs.level]})",
+                )
             if ok:
                 pod = candidate
                 break
@@ -790,7 +839,14 @@ def _decide(key: _Key, config: RoutingConfig, facts: _Facts | None = None) -> De
                 )
             )
             return _fallback(
-                needs.level, needs.what, steps, key, config, pod=pod.key if pod else ""
+                needs.level,
+                needs.what,
+                steps,
+                key,
+                config,
+                pod=pod.key if pod else "",
+                plain=f"{plain_missing[needs.level]} (territory {rule.label()} needs the "
+                f"{_LEVEL_WORDS[needs.level]})",
             )
         if ok:
             where = _where(rule, key.unit, state)
@@ -803,7 +859,14 @@ def _decide(key: _Key, config: RoutingConfig, facts: _Facts | None = None) -> De
                 )
             )
             return _with_team(
-                rule, steps, key, config, "territory", pod=pod.key if pod else rule.pod
+                rule,
+                steps,
+                key,
+                config,
+                "territory",
+                pod=pod.key if pod else rule.pod,
+                why=f"territory {rule.label()} is the first match by priority "
+                f"({rule.priority}){where}",
             )
     steps.append(
         TraceStep(
@@ -834,6 +897,7 @@ def _with_team(
     level: str,
     *,
     pod: str,
+    why: str,
 ) -> Decision:
     segment = config.bands[key.band].label if key.band >= 0 else ""
     if not rule.team.ae:
@@ -856,6 +920,7 @@ def _with_team(
             level,
             "owner",
             fallback.trace,
+            f"{why}; {fallback.why}",
         )
     steps.append(
         TraceStep(
@@ -874,6 +939,7 @@ def _with_team(
         level,
         "",
         tuple(steps),
+        why,
     )
 
 
@@ -885,7 +951,12 @@ def _fallback(
     config: RoutingConfig,
     *,
     pod: str,
+    plain: str | None = None,
 ) -> Decision:
+    """The decision of ``level``'s fallback. ``why`` is the trace's reason (it may quote the
+    record's values on the single path); ``plain`` says the same from the decision's features
+    alone, for :attr:`Decision.why` (defaults to ``why`` when that has no record values)."""
+    plain = why if plain is None else plain
     index = config.index
     segment = config.bands[key.band].label if key.band >= 0 else ""
     configured = config.fallbacks.get(level)
@@ -911,10 +982,13 @@ def _fallback(
             level,
             level,
             tuple(steps),
+            f"{plain}: the {level.replace('_', '-')} fallback is territory {target.label()}",
         )
     queue = configured.queue if configured and configured.queue else config.default_queue
     if configured and configured.territory:
-        why += f" (fallback territory {configured.territory} is not active or has no AE)"
+        inactive = f" (fallback territory {configured.territory} is not active or has no AE)"
+        why += inactive
+        plain += inactive
     steps.append(
         TraceStep(
             "fallback",
@@ -924,7 +998,18 @@ def _fallback(
         )
     )
     return Decision(
-        "", "", queue, queue, Team(), pod, segment, key.unit, level, level, tuple(steps)
+        "",
+        "",
+        queue,
+        queue,
+        Team(),
+        pod,
+        segment,
+        key.unit,
+        level,
+        level,
+        tuple(steps),
+        f"{plain}: the {level.replace('_', '-')} fallback is the queue “{queue}”",
     )
 
 
@@ -953,6 +1038,7 @@ BULK_COLUMNS: tuple[str, ...] = (
     "geo_unit",
     "decided_at",
     "fallback",
+    "reason",
     "trace",
 )
 
@@ -1034,8 +1120,9 @@ def _bands(config: RoutingConfig, sizes: np.ndarray) -> np.ndarray:
 def route_frame(frame: pd.DataFrame, config: RoutingConfig, *, trace: bool = True) -> pd.DataFrame:
     """Route every row of ``frame`` (columns named as RECORD_FIELDS; missing ones are blank).
 
-    Returns a DataFrame of BULK_COLUMNS aligned with ``frame``'s index (``trace`` holds the
-    one-line summary of :meth:`Decision.summary`; left out with ``trace=False``). Row i equals
+    Returns a DataFrame of BULK_COLUMNS aligned with ``frame``'s index (``reason`` is
+    :attr:`Decision.why`, the deciding rule's or fallback's reason; ``trace`` holds the
+    one-line summary of :meth:`Decision.summary`, left out with ``trace=False``). Row i equals
     ``route_record(frame.iloc[i].to_dict(), config)``. Cost: linear vectorised feature
     extraction plus one Python decision per distinct (override, list, band, unit, industry).
     """
@@ -1094,6 +1181,7 @@ def route_frame(frame: pd.DataFrame, config: RoutingConfig, *, trace: bool = Tru
         columns["geo_unit"].append(d.unit)
         columns["decided_at"].append(d.level)
         columns["fallback"].append(d.fallback)
+        columns["reason"].append(d.why)
         columns["trace"].append(d.summary() if trace else "")
     names = [c for c in BULK_COLUMNS if trace or c != "trace"]
     out = {}
@@ -1118,6 +1206,7 @@ def decision_from_row(row: Mapping[str, Any]) -> tuple:
         row["decided_at"],
         row["fallback"],
         row.get("trace", ""),
+        row["reason"],
     )
 
 

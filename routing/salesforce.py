@@ -18,6 +18,22 @@ from typing import Any
 from routing import engine
 from territories import geo
 
+# engagements.exports.safe_cell puts an apostrophe before every text cell that starts with one
+# of these, so a spreadsheet program never runs it as a formula (a test keeps the two equal).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+GUARD_NOTE = (
+    "A value starting with =, +, -, @, a tab or a carriage return is exported with a leading "
+    "apostrophe (') so that spreadsheet programs do not run it as a formula. Data Loader "
+    "imports the apostrophe literally: remove it before loading (or correct those records "
+    "after loading)."
+)
+# Territory sources that are free text (names, keys, labels typed by people or taken from the
+# CRM), so their cells can start with a formula character and carry the apostrophe. The others
+# are codes, numbers, dates or true/false.
+FREE_TEXT_SOURCES = frozenset(
+    ("name", "key", "pod", "segments", "cities", "industries", "ae", "sdr", "se", "csm")
+)
+
 
 @dataclass(frozen=True)
 class SfField:
@@ -27,6 +43,11 @@ class SfField:
     length: str
     description: str
     source: str  # attribute of a territory row (dict) that fills it
+
+    @property
+    def guarded(self) -> bool:
+        """Whether its CSV cells can carry the formula guard's leading apostrophe."""
+        return self.source in FREE_TEXT_SOURCES
 
 
 TERRITORY_OBJECT = "Territory__c"
@@ -141,6 +162,16 @@ OVERRIDE_HEADER = (
     "Active__c",
 )
 ACCOUNT_LIST_HEADER = ("Account_External_Id__c", "Territory_Key__c")
+# The columns of those two files that can carry the guard's apostrophe (external ids such as
+# "-0042", names, notes; Active__c is true/false).
+OVERRIDE_GUARDED = (
+    "Account_External_Id__c",
+    "Domain__c",
+    "Territory_Key__c",
+    "Owner__c",
+    "Note__c",
+)
+ACCOUNT_LIST_GUARDED = ACCOUNT_LIST_HEADER
 
 
 def _joined(values: Iterable[str]) -> str:
@@ -183,10 +214,29 @@ def territory_header() -> list[str]:
 
 
 def field_list_rows() -> list[list[str]]:
-    return [[f.label, f.api_name, f.type, f.length, f.description] for f in TERRITORY_FIELDS]
+    return [
+        [
+            f.label,
+            f.api_name,
+            f.type,
+            f.length,
+            f.description,
+            f"May start with an apostrophe added by the export. {GUARD_NOTE}" if f.guarded else "",
+        ]
+        for f in TERRITORY_FIELDS
+    ]
 
 
-FIELD_LIST_HEADER = ("Field Label", "API Name", "Type", "Length", "Description")
+FIELD_LIST_HEADER = ("Field Label", "API Name", "Type", "Length", "Description", "Formula Guard")
+
+
+def guarded_fields() -> dict[str, list[str]]:
+    """Per exported file, the columns whose cells can carry the guard's leading apostrophe."""
+    return {
+        "Territory__c records": [f.api_name for f in TERRITORY_FIELDS if f.guarded],
+        "named-account overrides": list(OVERRIDE_GUARDED),
+        "account lists": list(ACCOUNT_LIST_GUARDED),
+    }
 
 
 def evaluation_order(config: engine.RoutingConfig, cuts: Iterable[str]) -> list[dict[str, str]]:
@@ -249,7 +299,12 @@ def edge_case_rules(config: engine.RoutingConfig) -> list[dict[str, str]]:
         target = config.fallbacks.get(level)
         where = target.describe() if target else f"queue “{config.default_queue}” (default)"
         fallbacks.append({"case": engine.FALLBACK_LABELS[level], "rule": where})
+    guard = "; ".join(f"{name}: {', '.join(cols)}" for name, cols in guarded_fields().items())
     return [
+        {
+            "case": "Formula guard in the CSV files",
+            "rule": f"{GUARD_NOTE} Columns that can carry it — {guard}.",
+        },
         {
             "case": "Named accounts",
             "rule": "Bypass all other logic, matched by external id first, then domain (normalised: no scheme, www., path or port; e-mail addresses give their domain).",
@@ -319,7 +374,7 @@ def tech_spec(
     return {
         "object": {
             "name": TERRITORY_OBJECT,
-            "fields": [f.__dict__ for f in TERRITORY_FIELDS],
+            "fields": [{**f.__dict__, "guarded": f.guarded} for f in TERRITORY_FIELDS],
             "relationships": [
                 "AE__c, SDR__c, SE__c, CSM__c: names to map to User lookups at build time.",
                 "Named_Account_Override__c: Territory_Key__c refers to Territory__c.Territory_Key__c.",

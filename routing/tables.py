@@ -33,6 +33,9 @@ RESULT_COLUMNS: dict[str, str] = {
     "geo_unit": "Routed geo unit",
     "decided_at": "Decided at",
     "fallback": "Fallback used",
+    # Why the deciding rule or fallback applied (Decision.why): the same sentence the API and
+    # the "test a record" page give for the record.
+    "reason": "Routing reason",
     "trace": "Routing trace",
 }
 CREATED_HEADERS = (

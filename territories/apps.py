@@ -6,7 +6,7 @@ class TerritoriesConfig(AppConfig):
     verbose_name = "Territories"
 
     def ready(self) -> None:
-        from engagements import dashboard, services, tracking
+        from engagements import dashboard, related, services, tracking
         from territories import design, jobs
 
         dashboard.provide("balance_variance", design.balance_variance_cells)
@@ -16,3 +16,4 @@ class TerritoriesConfig(AppConfig):
             subject=design.MAP_SUBJECT, url_name="design:run_list", label="Balancing runs"
         )
         tracking.on_job_lost(jobs.balancing_run, design.balancing_run_lost)
+        related.provide_meeting_links(design.meeting_runs)

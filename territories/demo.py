@@ -410,6 +410,7 @@ def demo_design(
     )
     versions.append(design.run_approve(run=runs[1], actor=architect))
     design.growth_plan_compute(run=runs[1])
+    design.rebalancing_plan_compute(run=runs[1])
     for version in versions:
         with contextlib.suppress(SignoffClosed):  # signed on an earlier run of the demo
             signoff_decide(

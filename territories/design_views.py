@@ -563,8 +563,8 @@ def growth(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpRes
     )
 
 
-def _plan_form(engagement: Engagement, form=None) -> dict:
-    inputs = design.plan_inputs(engagement=engagement)
+def _plan_form(engagement: Engagement, form=None, inputs: dict | None = None) -> dict:
+    inputs = inputs if inputs is not None else design.plan_inputs(engagement=engagement)
     settings_row = inputs["settings"]
     segments = list(settings_row.conversion_rates)
     if form is None:
@@ -617,12 +617,33 @@ def plan_settings(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return redirect(back)
 
 
-@engagement_view(Capability.VIEW)
-@require_GET
+@engagement_view(Capability.VIEW, post=Capability.EDIT)
+@require_http_methods(["GET", "POST"])
 def equity(request: HttpRequest, engagement: Engagement, run_pk: int) -> HttpResponse:
+    """The equity report reads stored figures only; its suggested moves come from the
+    rebalancing job, which a POST here (the "compute the moves" button) queues."""
     run = _run_or_approved(engagement, run_pk)
+    if request.method == "POST":
+        design.rebalancing_plan_start(run=run, user=request.user)
+        messages.info(
+            request, "Computing the suggested moves: this page updates when they are ready."
+        )
+        return redirect("design:equity", engagement.pk, run.pk)
+    report = design.equity_report(run=run)
+    job = report["moves"]["job"]
+    plan = report["moves"]["plan"]
+    show_job = job is not None and (
+        job.is_active
+        or (job.status == job.Status.FAILED and (plan is None or job.created_at > plan.computed_at))
+    )
     return render(
         request,
         "territories/design/equity.html",
-        _page(engagement, run=run, report=design.equity_report(run=run), **_plan_form(engagement)),
+        _page(
+            engagement,
+            run=run,
+            report=report,
+            job=job if show_job else None,
+            **_plan_form(engagement, inputs=report["inputs"]),
+        ),
     )

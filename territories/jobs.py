@@ -91,3 +91,24 @@ def growth_plan_compute(job: Job) -> dict:
         "steps": len(plan.steps),
         "message": f"{len(plan.steps)} pre-planned cuts for {run.title}",
     }
+
+
+@tracked_job
+def rebalancing_plan_compute(job: Job) -> dict:
+    from territories import design
+    from territories.models import BalancingRun
+
+    run = BalancingRun.objects.select_related("engagement").get(
+        engagement=job.engagement, pk=job.params["run"]
+    )
+    plan = design.rebalancing_plan_compute(run=run, progress=job.report, job=job)
+    flagged = plan.inputs.get("flagged", [])
+    return {
+        "run": run.pk,
+        "pods": flagged,
+        "moves": sum(p["total"] for p in plan.pods.values()),
+        "message": f"Suggested moves for {len(flagged)} pod{'s' if len(flagged) != 1 else ''} "
+        f"of {run.title}"
+        if flagged
+        else f"No pod of {run.title} needs rebalancing",
+    }

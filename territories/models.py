@@ -656,9 +656,9 @@ class RunTerritory(models.Model):
 class RunAtom(models.Model):
     """One atom of a run: a geographic unit with its accounts, or one account.
 
-    Written with one bulk step per run (COPY on PostgreSQL). ``owner`` is the territory of the
-    atom's current CRM owner (continuity); ``moved_from`` the territory the engine gave it, set
-    when an architect moved it by hand.
+    Written with one bulk step per run (COPY on PostgreSQL, one executemany elsewhere).
+    ``owner`` is the territory of the atom's current CRM owner (continuity); ``moved_from`` the
+    territory the engine gave it, set when an architect moved it by hand.
     """
 
     class Kind(models.TextChoices):
@@ -749,3 +749,26 @@ class GrowthPlan(models.Model):
 
     def __str__(self) -> str:
         return f"Growth plan of run {self.run_id}"
+
+
+class RebalancingPlan(models.Model):
+    """The equity report's suggested moves for a run: per pod that needs rebalancing (seed
+    003's >20 % rule), the fewest moves that bring its territories back into the run's band.
+    The engine computes them in a job (when a run is approved, or on demand from the equity
+    page); the page only reads this row. Replaced when recomputed."""
+
+    run = models.OneToOneField(
+        BalancingRun, on_delete=models.CASCADE, related_name="rebalancing_plan"
+    )
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pods = models.JSONField(
+        default=dict,
+        help_text="Pod key -> moves, total, within_tolerance, value_max_dev_pct (flagged pods).",
+    )
+    inputs = models.JSONField(
+        default=dict, help_text="The run state and data version the moves were computed on."
+    )
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Rebalancing moves of run {self.run_id}"

@@ -135,6 +135,71 @@ def losses_by_holder(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     return sorted(totals.values(), key=lambda r: -r["value"])
 
 
+def rep_statements(
+    holdings: Sequence[Mapping[str, Any]], steps: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """A plain statement for every existing territory's holder over the whole plan, including
+    those whose territory no cut touches.
+
+    ``holdings``: one dict per existing territory — ``pod``, ``territory`` (its index in the
+    pod), ``label``, ``holder`` (rep, or "<label> (vacant)"), ``accounts`` and ``value`` now.
+    ``steps``: the plan's steps (``describe_cuts`` output with each step's ``pod``); a donor
+    is matched to its territory by (pod, index), so two territories held by one person stay
+    apart. Returns, in ``holdings`` order, what each gives up, to whom, what each keeps, and
+    the sentence: "Avery Chen gives up 14 accounts ($1.20M, 8 % of their value) to AE West #4
+    and keeps 150 accounts ($13.1M)." or "Riley Park keeps all 120 accounts ($9.5M): no
+    pre-planned cut takes from SMB 3."
+    """
+    given: dict[tuple[str, int], dict[str, Any]] = {}
+    for step in steps:
+        for donor in step["donors"]:
+            row = given.setdefault(
+                (step.get("pod", ""), int(donor["territory"])),
+                {"accounts": 0, "value": 0.0, "to": []},
+            )
+            row["accounts"] += int(donor["accounts"])
+            row["value"] += float(donor["value"])
+            if step["hire"] not in row["to"]:
+                row["to"].append(step["hire"])
+    out = []
+    for h in holdings:
+        accounts, value = int(h["accounts"]), float(h["value"])
+        gives = given.get((h["pod"], int(h["territory"])), {"accounts": 0, "value": 0.0, "to": []})
+        keeps_accounts = max(accounts - gives["accounts"], 0)
+        keeps_value = max(value - gives["value"], 0.0)
+        if gives["accounts"] or gives["value"] > 0:
+            share = 100 * gives["value"] / value if value > 0 else 0.0
+            to = gives["to"]
+            names = to[0] if len(to) == 1 else ", ".join(to[:-1]) + " and " + to[-1]
+            statement = (
+                f"{h['holder']} gives up {_plural(gives['accounts'], 'account')} "
+                f"({format_usd(gives['value'])}, {share:.0f} % of their value) to {names} and "
+                f"keeps {_plural(keeps_accounts, 'account')} ({format_usd(keeps_value)})."
+            )
+        else:
+            every = "all " if accounts > 1 else ""
+            statement = (
+                f"{h['holder']} keeps {every}{_plural(accounts, 'account')} "
+                f"({format_usd(value)}): no pre-planned cut takes from {h['label']}."
+            )
+        out.append(
+            {
+                "pod": h["pod"],
+                "label": h["label"],
+                "holder": h["holder"],
+                "accounts": accounts,
+                "value": value,
+                "gives_accounts": gives["accounts"],
+                "gives_value": gives["value"],
+                "to": list(gives["to"]),
+                "keeps_accounts": keeps_accounts,
+                "keeps_value": keeps_value,
+                "statement": statement,
+            }
+        )
+    return out
+
+
 # --- Runway --------------------------------------------------------------------------------------
 
 RAMP_ORDER = ("new_hire", "ramping", "ramped")
@@ -259,9 +324,12 @@ def equity(
     ``territories``: dicts with ``pod``, ``pod_label``, ``label``, ``rep``, ``value`` (the
     potential), ``value_by_segment`` and ``tiers`` (counts). Per territory: realistic potential,
     quota (``quota_share`` × realistic), ``variance_pct`` = potential vs its pod's mean, and
-    ``rebalance`` when that exceeds 20 %. Per pod: mean, low and high, the range ``(high − low)
-    / low`` and whether to rebalance (seed 003: "if one territory has >20 % more quota
-    potential than another, rebalance").
+    ``rebalance`` when that exceeds 20 %. Per pod: mean, low and high potential and their range
+    ``range_pct`` = ``(high − low) / low``; mean, low and high quota and ``quota_range_pct``,
+    the same range on quota (seed 003's "Quota Range (Low-High) … (variance: %)"); and whether
+    to rebalance (seed 003: "if one territory has >20 % more quota potential than another,
+    rebalance", judged on the potential). A range is None when its lowest value is 0 and its
+    highest is not.
     """
     pods: dict[str, list[Mapping[str, Any]]] = {}
     for t in territories:
@@ -287,6 +355,16 @@ def equity(
             }
             pod_out.append(row)
             rows.append(row)
+        quotas = [r["quota"] for r in pod_out]
+        quota_low, quota_high = min(quotas), max(quotas)
+        # The quota range on quota itself: quota follows the realistic potential (value ×
+        # each segment's conversion), so in a pod of mixed segments it spreads differently
+        # from the potential.
+        quota_range = (
+            100 * (quota_high - quota_low) / quota_low
+            if quota_low > 0
+            else (math.inf if quota_high > 0 else 0.0)
+        )
         best = max(pod_out, key=lambda r: r["variance_pct"])
         worst = min(pod_out, key=lambda r: r["variance_pct"])
         pod_rows.append(
@@ -298,9 +376,10 @@ def equity(
                 "low": low,
                 "high": high,
                 "range_pct": None if math.isinf(range_pct) else round(range_pct, 1),
-                "mean_quota": sum(r["quota"] for r in pod_out) / len(pod_out),
-                "quota_low": min(r["quota"] for r in pod_out),
-                "quota_high": max(r["quota"] for r in pod_out),
+                "mean_quota": sum(quotas) / len(quotas),
+                "quota_low": quota_low,
+                "quota_high": quota_high,
+                "quota_range_pct": None if math.isinf(quota_range) else round(quota_range, 1),
                 "highest": {"label": best["label"], "variance_pct": best["variance_pct"]},
                 "lowest": {"label": worst["label"], "variance_pct": worst["variance_pct"]},
                 "rebalance": math.isinf(range_pct)

@@ -172,6 +172,67 @@ def _owner_index(pod: PodSpec, owners: np.ndarray) -> np.ndarray:
     return np.array([seat.get(o, -1) for o in owners], dtype=np.int64)
 
 
+def hierarchy_preview(
+    spec: HierarchySpec, frame: pd.DataFrame, *, named_rules: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
+    """What a run of ``spec`` over ``frame`` puts in each pod, without balancing: the figures
+    of the hierarchy editor, by the very rules :func:`build_inputs` uses — named accounts
+    (:func:`named_owners`) to the pod of their owner's seat, the segment from the spec's bands
+    on its segment basis, the state from the ZIP code where the state field is blank or not a
+    state (:func:`territories.hierarchy.assign_pods`), units at each pod's granularity
+    (:func:`territories.geo.unit_ids`), values below 0 or missing counted as 0.
+
+    ``frame``: one row per account with ``external_id``, ``domain``, ``named_account_owner``,
+    the segment basis column (``annual_revenue`` or ``employees``), ``state``,
+    ``postal_code``, ``city``, ``industry`` and ``value``. Returns ``accounts`` and ``value``
+    per pod key (named accounts of the pod included, as the run's pod counts them),
+    ``unit_values`` {(pod key, unit id): value of the pod's accounts in the unit, named
+    accounts excluded} for unit pods (what ``hierarchy.split_proposals`` reads),
+    ``unassigned`` (accounts no pod takes: count and value), ``named`` (named accounts) and
+    ``named_unplaced`` (named accounts whose owner holds no seat: a run leaves them out).
+    """
+    frame = frame.reset_index(drop=True)
+    value = pd.to_numeric(frame["value"], errors="coerce").fillna(0.0).clip(lower=0.0)
+    value = value.to_numpy(dtype=np.float64)
+    named = named_owners(frame, named_rules)
+    is_named = named != ""
+    seat_pod: dict[str, str] = {}
+    for pod in spec.pods:
+        for rep in pod.reps:
+            seat_pod.setdefault(rep, pod.key)
+    named_pod = np.array([seat_pod.get(o, "") if o else "" for o in named], dtype=object)
+    pod_key = assign_pods(spec, frame).to_numpy(dtype=object, copy=True)
+    pod_key[is_named] = ""
+    accounts: dict[str, int] = {}
+    values: dict[str, float] = {}
+    unit_values: dict[tuple[str, str], float] = {}
+    for pod in spec.pods:
+        rows = pod_key == pod.key
+        mine = rows | (is_named & (named_pod == pod.key))
+        accounts[pod.key] = int(mine.sum())
+        values[pod.key] = float(value[mine].sum())
+        if pod.atom != "unit" or not rows.any():
+            continue
+        sub = frame[rows]
+        units = geo.unit_ids(
+            sub["state"].to_numpy(dtype=object),
+            sub["postal_code"].to_numpy(dtype=object),
+            sub["city"].to_numpy(dtype=object),
+            granularity_by_state=pod.granularity_by_state,
+        ).to_numpy(dtype=object)
+        for unit, total in pd.Series(value[rows]).groupby(units).sum().items():
+            unit_values[(pod.key, str(unit))] = float(total)
+    rest = (pod_key == "") & ~is_named
+    return {
+        "accounts": accounts,
+        "value": values,
+        "unit_values": unit_values,
+        "unassigned": {"accounts": int(rest.sum()), "value": float(value[rest].sum())},
+        "named": int(is_named.sum()),
+        "named_unplaced": int((is_named & (named_pod == "")).sum()),
+    }
+
+
 def build_inputs(
     spec: HierarchySpec,
     frame: pd.DataFrame,

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from engagements import services
+from engagements import related, services
 from engagements.access import Capability, engagement_view
 from engagements.forms import FeedbackForm, MeetingCreateForm, MeetingForm
 from engagements.models import Engagement, FeedbackItem, Meeting
@@ -122,6 +122,9 @@ def meeting_detail(request: HttpRequest, engagement: Engagement, meeting_pk: int
             "feedback_form": FeedbackForm(engagement=engagement, playbook=playbook),
             "documents": {d.slug: d.name for d in playbook.documents},
             "attendees": meeting.attendees.all(),
+            # What later apps link to this meeting (a balancing review's runs), through the
+            # registry: engagements never imports them.
+            "related": related.meeting_links(meeting),
         },
     )
 

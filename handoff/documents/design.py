@@ -134,6 +134,7 @@ def growth(src: Sources) -> dict[str, Any]:
         has_plan=plan["plan"] is not None,
         steps=plan["steps"],
         losses=plan["losses"],
+        statements=plan["statements"],
         unplaced=plan["unplaced"],
         notes=plan["notes"],
         computed_at=plan.get("computed_at"),

@@ -47,7 +47,7 @@ def update_guide(src: Sources) -> dict[str, Any]:
             ("territories", "Current territories"),
         ],
         "object_name": salesforce.TERRITORY_OBJECT,
-        "fields": [f.__dict__ for f in salesforce.TERRITORY_FIELDS],
+        "fields": [{**f.__dict__, "guarded": f.guarded} for f in salesforce.TERRITORY_FIELDS],
         "has_object": src.has_object,
         "missing_object": src.missing_object,
         "rows": rows,

@@ -242,7 +242,9 @@ def test_triggers_and_sensitivity_on_an_approved_map(world):
     make_universe(engagement, n=300)
     run = make_approved_run(engagement)
     rows = {r.slug: r for r in services.triggers_check(engagement=engagement)}
-    assert rows["value-drift"].value is not None or rows["value-drift"].fired
+    # A freshly approved, balanced map: measured, and nothing has drifted yet (the test below
+    # changes the data and sees both territory triggers fire).
+    assert rows["value-drift"].value is not None and not rows["value-drift"].fired
     assert "approved run" in rows["balance-variance"].source
     sensitive = services.sensitive_territories(engagement=engagement)
     assert sensitive.run_number == run.number
@@ -251,6 +253,78 @@ def test_triggers_and_sensitivity_on_an_approved_map(world):
         assert c.share_pct >= 25.0
     for b in sensitive.borderline:
         assert abs(b.distance_pct) <= 10.0
+
+
+def test_data_changed_after_approval_fires_the_drift_triggers_with_the_drift_checks_figures(
+    world,
+):
+    from django.db.models import F
+
+    from engagements.models import ActivityEvent
+    from territories import design
+    from territories.hierarchy import HierarchySpec
+    from territories.models import Account, RunAtom, RunTerritory
+
+    engagement = world.engagement
+    make_universe(engagement, n=300)
+    run = make_approved_run(engagement)
+
+    def checked():
+        drift = design.drift_check(engagement=engagement)
+        rows = {r.slug: r for r in services.triggers_check(engagement=engagement)}
+        # The triggers read the drift check's figures: the worst max/min ratio and the
+        # largest deviation from a pod's mean over pods of two or more territories.
+        pods = [
+            p for p in drift["pods"] if sum(t["pod"] == p["pod"] for t in drift["territories"]) >= 2
+        ]
+        assert rows["balance-variance"].value == max(p["max_deviation_pct"] for p in pods)
+        assert rows["value-drift"].value == pytest.approx(
+            max(p["max_min_ratio"] for p in pods), abs=1e-3
+        )
+        assert rows["value-drift"].source == f"approved run {run.pk} with today's accounts"
+        return drift, rows
+
+    calm, rows = checked()
+    assert not rows["value-drift"].fired and not rows["balance-variance"].fired
+    assert all(
+        t["current_value"] == pytest.approx(t["approved_value"]) for t in calm["territories"]
+    )
+
+    # The accounts change after approval: every account of one SMB territory triples in value.
+    territory = RunTerritory.objects.get(run=run, pod__key="smb", index=0)
+    territories = list(RunTerritory.objects.filter(run=run).select_related("pod"))
+    by_atom = {
+        (pod, atom): key
+        for pod, atom, key in RunAtom.objects.filter(run=run).values_list(
+            "pod__key", "atom", "territory__key"
+        )
+    }
+    frame, keys, _ = design.accounts_on_map(
+        engagement=engagement,
+        run=run,
+        spec=HierarchySpec.from_json(run.hierarchy),
+        territories=territories,
+        by_atom=by_atom,
+    )
+    ids = frame["id"][keys == territory.key].tolist()
+    assert ids
+    Account.objects.filter(pk__in=ids).update(value=F("value") * 3)
+
+    drift, rows = checked()
+    row = next(t for t in drift["territories"] if t["key"] == territory.key)
+    assert row["current_value"] == pytest.approx(3 * row["approved_value"])
+    assert row["value_variance_pct"] == pytest.approx(200.0, abs=0.1)
+    smb = next(p for p in drift["pods"] if p["pod"] == "smb")
+    assert smb["two_x"] and smb["over_20"]
+    for slug in ("value-drift", "balance-variance"):
+        assert rows[slug].fired and territory.label in rows[slug].detail, rows[slug].detail
+        stored = TriggerEvaluation.objects.get(engagement=engagement, slug=slug)
+        assert stored.fired and stored.value == rows[slug].value
+    fired = ActivityEvent.objects.filter(engagement=engagement, verb="handoff.trigger_fired")
+    assert {e.summary.split(" — ")[0] for e in fired} >= {
+        "Refinement trigger fired: Territory value drift",
+        "Refinement trigger fired: Balance variance",
+    }
 
 
 def test_a_finished_audit_re_evaluates_the_accuracy_trigger(

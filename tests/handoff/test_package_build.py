@@ -43,6 +43,7 @@ def packaged_world(world):
     )
     make_hierarchy(world.engagement, spec, named_accounts=list(hierarchy.named_accounts))
     run = make_approved_run(world.engagement, user=world.architect)
+    design.growth_plan_compute(run=run)  # what the job queued at approval does
     routing.territory_object_generate(engagement=world.engagement, actor=world.engineer)
     routing.qa_generate(engagement=world.engagement, actor=world.engineer)
     routing.qa_run(engagement=world.engagement, user=world.engineer)
@@ -142,6 +143,13 @@ def test_every_document_is_built_from_the_engagements_own_data(packaged, caplog)
     for t in territories:
         assert t["label"] in flat_map and f"${t['value']:,.0f}" in flat_map
     assert "Contents" in flat_map  # table of contents of a long document
+
+    # The growth-ready plan has a statement for every existing rep, losing something or not.
+    growth = " ".join(texts["growth-ready-territory-plan"].split())
+    statements = design.growth_plan(run=packaged.run)["statements"]
+    assert len(statements) == len(territories)
+    for row in statements:
+        assert row["statement"] in growth, row["statement"]
 
     qa = packaged.engagement.qa_runs.first()
     assert f"{qa.passed} of {qa.total} cases passed" in " ".join(

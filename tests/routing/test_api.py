@@ -36,6 +36,7 @@ def test_one_record_gets_territory_owner_team_and_trace(api):
     assert body["owner"] == "Bob" and body["team"]["ae"] == "Bob"
     assert body["external_id"] == "X-1" and body["decided_at"] == "territory"
     assert body["geo_unit"] == "CA:C06037" and body["fallback"] is None
+    assert body["reason"].startswith("territory COM-LA Commercial LA is the first match")
     levels = [step["level"] for step in body["trace"]]
     assert levels[:3] == ["named_account", "account_list", "segment"]
     assert body["trace"][-1] == {
@@ -185,6 +186,55 @@ def test_oversized_batches_and_bodies_are_413(api, settings):
     response = api.post({**LA, "name": "x" * 200})
     assert response.status_code == 413
     assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_exactly_1000_records_are_accepted_at_the_default_settings(api):
+    from django.conf import settings
+
+    assert settings.ROUTING_API_MAX_BATCH == 1000  # the defaults of config/settings.py
+    records = [{**LA, "external_id": f"X-{i}"} for i in range(1000)]
+    response = api.post({"records": records})
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    assert body["count"] == 1000 and len(body["results"]) == 1000
+    assert body["results"][999]["external_id"] == "X-999"
+    assert {r["territory"]["key"] for r in body["results"]} == {"COM-LA"}
+    # One more is refused whole, naming the limit.
+    response = api.post({"records": [*records, LA]})
+    assert response.status_code == 413
+    error = response.json()["errors"][0]
+    assert error == {
+        "field": "records",
+        "message": "1,001 records; a batch holds at most 1,000.",
+    }
+
+
+def test_a_maximal_legal_batch_fits_the_default_body_limit(api):
+    """1,000 records with every field at its 300-character limit (about 3.2 MB) are within
+    the default 4 MB body limit."""
+    from django.conf import settings
+
+    from routing import engine
+
+    record = dict.fromkeys(engine.RECORD_FIELDS, "x" * 300)
+    body = json.dumps({"records": [record] * settings.ROUTING_API_MAX_BATCH})
+    assert 3_000_000 < len(body) <= settings.ROUTING_API_MAX_BODY_BYTES == 4096 * 1024
+    response = api.post(body, raw=True)
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["count"] == 1000
+    # Legal fields in a script of 3 bytes a character go past the limit: the 413 names it.
+    wide = dict.fromkeys(engine.RECORD_FIELDS, "漢" * 300)  # 3 bytes a character
+    body = json.dumps({"records": [wide] * 1000}, ensure_ascii=False).encode()
+    assert len(body) > settings.ROUTING_API_MAX_BODY_BYTES
+    response = api.post(body, raw=True)
+    assert response.status_code == 413
+    assert response.json()["errors"] == [
+        {
+            "field": "body",
+            "message": f"The body is {len(body):,} bytes; the limit is 4,194,304 bytes "
+            "(4,096 KB, ROUTING_API_MAX_BODY_KB). Send fewer records per request.",
+        }
+    ]
 
 
 def test_records_must_be_a_non_empty_list(api):

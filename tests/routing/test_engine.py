@@ -334,6 +334,31 @@ def test_bulk_routing_equals_single_routing_on_known_records():
         )
 
 
+def test_the_reason_column_says_why_the_deciding_rule_or_fallback_applied():
+    records = [
+        {"external_id": "E-100", "annual_revenue": 5e9},
+        {"annual_revenue": "2e8", "state": "CA", "postal_code": "90012"},
+        {"annual_revenue": "not a number", "state": "CA"},
+        {"annual_revenue": 2e8, "country": "Canada"},
+    ]
+    config = sample_config()
+    bulk = route_frame(engine.records_frame(records), config)
+    reasons = list(bulk["reason"])
+    assert reasons == [route_record(r, config).why for r in records]
+    for reason, record in zip(reasons, records, strict=True):
+        # Words from the decision's features only: never the record's raw values.
+        for value in record.values():
+            if isinstance(value, str) and value not in ("CA",):
+                assert value not in reason, (value, reason)
+    decisions = [route_record(r, config) for r in records]
+    assert all(d.why.startswith("territory ") for d in decisions if d.level == "territory")
+    assert "first match by priority" in decisions[1].why
+    assert decisions[2].fallback and "not a non-negative number" not in decisions[2].why
+    assert decisions[2].why.endswith(f"fallback is {config.fallbacks['segment'].describe()}") or (
+        "fallback is" in decisions[2].why
+    )
+
+
 def test_bulk_routing_reads_typed_columns_and_keeps_the_index():
     frame = pd.DataFrame(
         {
@@ -424,6 +449,12 @@ def test_bulk_and_single_paths_agree_on_random_and_garbage_records(rows, ca_gran
         single = route_record(record, config)
         assert engine.decision_from_row(bulk.iloc[i].to_dict()) == single.outcome(), record
         assert single.owner  # every record gets an owner: a rep or a queue
+        # The per-record reason: the same sentence on both paths, never blank, and it
+        # explains the fallback when one was used.
+        assert bulk["reason"].iloc[i] == single.why and single.why, record
+        if single.fallback:
+            fallback = single.fallback.replace("_", "-")
+            assert f"the {fallback} fallback is" in single.why, single.why
 
 
 @settings(max_examples=60, deadline=None)

@@ -60,8 +60,29 @@ def test_an_uploaded_file_is_routed_as_a_job_and_downloadable(small, client, run
     assert rows[4][1] == '\'=HYPERLINK("x")'  # neutralised on the way out
     assert rows[4][header.index("Fallback used")] == "segment"
     assert "sub_state: CA:C06037" in rows[1][header.index("Routing trace")]
+    # The per-record reason: the deciding rule's or fallback's "why", the same sentence the
+    # single path (API, "test a record") gives for the record.
+    assert rows[1][header.index("Routing reason")] == _single_why(small, rows[1], header)
+    assert rows[4][header.index("Routing reason")] == _single_why(small, rows[4], header)
+    assert "first match by priority" in rows[1][header.index("Routing reason")]
+    assert "the segment fallback is" in rows[4][header.index("Routing reason")]
     page = client.get(url(small.engagement, f"batches/{batch.pk}/")).content.decode()
     assert "Download the routed file" in page and "COM-LA" in page
+
+
+def _single_why(small, row, header):
+    """What the single path says for an uploaded row (route_record on the same fields)."""
+    from routing import engine
+
+    record = {
+        "external_id": row[header.index("Account ID")],
+        "state": row[header.index("Billing State/Province")],
+        "postal_code": row[header.index("Billing Zip/Postal Code")],
+        "annual_revenue": row[header.index("Annual Revenue")],
+        "industry": row[header.index("Industry")],
+    }
+    config = services.routing_config(engagement=small.engagement)
+    return engine.route_record(record, config).why
 
 
 def test_an_xlsx_upload_gets_an_xlsx_result(small, client, run_jobs, tmp_path):
@@ -127,6 +148,10 @@ def test_route_file_command_writes_csv_and_xlsx(small, tmp_path, capsys):
     call_command("route_file", str(small.engagement.pk), str(source), "--out", str(out))
     rows = _csv(out.read_text(encoding="utf-8-sig"))
     assert rows[1][rows[0].index("Routed territory")] == "COM-LA"
+    reason = rows[0].index("Routing reason")
+    assert [r[reason] for r in rows[1:]] == [
+        _single_why(small, r, rows[0]) for r in rows[1:]
+    ] and all(r[reason] for r in rows[1:])
     assert "Routed 4 rows" in capsys.readouterr().out
     xlsx = tmp_path / "out.xlsx"
     call_command("route_file", small.engagement.name, str(source), "--out", str(xlsx))

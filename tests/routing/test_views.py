@@ -201,6 +201,13 @@ def test_test_a_record_shows_the_decision_and_trace(small, client):
     page = client.post(url(small.engagement, "test/"), data).content.decode()
     assert "COM-LA Commercial LA" in page and "Owner <strong>Bob</strong>" in page
     assert "ZIP code 90012 lies in Los Angeles County, CA" in page
+    # The reason is the one the bulk result files carry for the same record.
+    from django.utils.html import escape
+
+    from routing import engine
+
+    why = engine.route_record(data, services.routing_config(engagement=small.engagement)).why
+    assert "first match by priority" in why and f"<strong>Why:</strong> {escape(why)}" in page
     fragment = client.post(url(small.engagement, "test/"), data, HTTP_HX_REQUEST="true")
     text = fragment.content.decode()
     assert text.strip().startswith('<section class="panel" id="test-result"')
@@ -227,6 +234,27 @@ def test_exports_are_salesforce_csvs_with_neutralised_cells(small, client):
         client.get(url(small.engagement, "exports/fields.csv")).streaming_content
     ).decode("utf-8-sig")
     assert "AE__c" in fields and "Territory_Key__c" in fields
+    # The field list says which fields can carry the guard's apostrophe, and that Data Loader
+    # would import it literally.
+    import csv as csv_module
+    import io
+
+    from engagements.exports import FORMULA_STARTS
+    from routing import salesforce
+
+    assert salesforce.FORMULA_STARTS == FORMULA_STARTS
+    field_rows = list(csv_module.reader(io.StringIO(fields)))
+    assert field_rows[0][-1] == "Formula Guard"
+    guard = {row[1]: row[-1] for row in field_rows[1:]}
+    for api_name in ("Name", "Territory_Key__c", "AE__c", "Industry__c", "Cities__c"):
+        assert "Data Loader imports the apostrophe literally" in guard[api_name], api_name
+    for api_name in ("States__c", "Counties__c", "Priority__c", "Active__c", "Effective_From__c"):
+        assert guard[api_name] == "", api_name
+    # Every cell the export guarded is in a column the field list names.
+    header, *rows = csv_module.reader(io.StringIO(csv))
+    guarded = {header[i] for row in rows for i, cell in enumerate(row) if cell.startswith("'")}
+    assert guarded == {"Name", "AE__c"}
+    assert guarded <= {name for name, note in guard.items() if note}
     overrides = b"".join(
         client.get(url(small.engagement, "exports/overrides.csv")).streaming_content
     ).decode("utf-8-sig")
@@ -250,6 +278,13 @@ def test_the_tech_spec_page_and_data(small, client):
     ]
     assert any("CA by county" in s["rule"] for s in spec["evaluation_order"])
     assert any(e["case"] == "Boundary accounts" for e in spec["edge_cases"])
+    guard = next(e for e in spec["edge_cases"] if e["case"] == "Formula guard in the CSV files")
+    assert "Data Loader imports the apostrophe literally" in guard["rule"]
+    assert "Territory__c records: Name, Territory_Key__c" in guard["rule"]
+    assert "named-account overrides: Account_External_Id__c" in guard["rule"]
+    assert "Formula guard in the CSV files" in page
+    free_text = {"name", "key", "pod", "segments", "cities", "industries", "ae", "sdr", "se", "csm"}
+    assert all(f["guarded"] == (f["source"] in free_text) for f in spec["object"]["fields"])
 
 
 def test_the_change_log_lists_every_change(small, client):

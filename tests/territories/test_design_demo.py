@@ -12,7 +12,7 @@ from django.core.management import call_command
 from engagements.models import Engagement, SignoffVersion
 from engagements.services import signoff_state
 from territories import design
-from territories.models import BalancingRun, GrowthPlan, PlannedHire
+from territories.models import BalancingRun, GrowthPlan, PlannedHire, RebalancingPlan
 
 
 @pytest.mark.django_db
@@ -43,6 +43,8 @@ def test_the_demo_shows_the_hierarchy_runs_map_and_growth_plan(settings, tmp_pat
     assert [s["hire"] for s in plan.steps] == [h.title for h in hires.order_by("start_date")]
     assert all(d["statement"] for s in plan.steps for d in s["donors"])
     assert design.approved_map(engagement=bluepeak).run_id == second.pk
+    # The equity report's suggested moves are stored with the approved run.
+    assert RebalancingPlan.objects.filter(run=second).exists()
 
     assignment = sorted(second.atoms.values_list("atom", "territory__key"))
     versions = SignoffVersion.objects.count()

@@ -4,19 +4,21 @@ growth plan, quota and equity, drift, the dashboard column."""
 from __future__ import annotations
 
 from dataclasses import replace
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from engagements.models import ActivityEvent, Assumption, Job
 from engagements.services import SignoffEvidence, signoff_decide, signoff_latest, signoff_state
-from territories import design
+from territories import design, geo
 from territories.models import (
     Account,
     BalancingRun,
     GrowthPlan,
     Hierarchy,
     PlannedHire,
+    RebalancingPlan,
     RunAtom,
     RunPod,
     RunTerritory,
@@ -121,6 +123,40 @@ def test_the_split_proposal_flags_california_and_one_click_splits_it(universe):
     hierarchy = design.hierarchy_get(engagement=e)
     overview = design.hierarchy_overview(engagement=e, spec=spec, named=[], share=0.5)
     assert not [p for p in overview["proposals"] if p.unit == "CA" and p.pod == ca[0].pod]
+
+
+def test_the_editors_figures_and_split_proposals_agree_with_the_run(universe):
+    """Accounts whose state field is blank but whose ZIP code is valid, and stored segments
+    that disagree with the hierarchy's bands: the editor counts them as a run does."""
+    e = universe.engagement
+    make_hierarchy(e)
+    california = Account.objects.filter(engagement=e, state="CA")
+    blanked = list(california.values_list("pk", flat=True)[:40])
+    assert len(blanked) == 40
+    Account.objects.filter(pk__in=blanked).update(state="")
+    # A stale stored segment (the valuation is older than the bands): the bands decide.
+    Account.objects.filter(engagement=e, segment="SMB").update(segment="Enterprise")
+    hierarchy = design.hierarchy_get(engagement=e)
+    spec = design.hierarchy_spec(engagement=e, hierarchy=hierarchy)
+    overview = design.hierarchy_overview(
+        engagement=e, spec=spec, named=hierarchy.named_accounts, share=0.5
+    )
+    run = make_run(e)
+    pods = {p.key: p for p in RunPod.objects.filter(run=run)}
+    for preview in overview["pods"]:
+        pod = pods[preview.pod.key]
+        assert preview.accounts == pod.accounts, pod.key
+        assert preview.value == pytest.approx(pod.value), pod.key
+    assert overview["unassigned"]["accounts"] == run.summary["unassigned"]["accounts"] == 0
+    assert overview["named"] == len(run.summary["named"])
+    # California's proposals carry the value the run's California unit holds, blank states
+    # included (their ZIP codes are in California).
+    ca = [p for p in overview["proposals"] if p.unit == "CA"]
+    assert ca
+    for proposal in ca:
+        atom = RunAtom.objects.get(run=run, pod__key=proposal.pod, atom="CA")
+        assert proposal.value == pytest.approx(atom.value)
+        assert proposal.target == pytest.approx(pods[proposal.pod].value / pods[proposal.pod].seats)
 
 
 def test_a_split_of_an_account_pod_or_a_bad_state_is_refused(universe):
@@ -291,6 +327,47 @@ def test_approving_publishes_the_map_for_sign_off_and_the_customer_signs_it(univ
     # Approving again publishes nothing new (same text); a growth job was queued.
     assert design.run_approve(run=run, actor=universe.architect).pk == version.pk
     assert Job.objects.filter(engagement=e, kind="territories.jobs.growth_plan_compute").exists()
+    assert Job.objects.filter(
+        engagement=e, kind="territories.jobs.rebalancing_plan_compute", params={"run": run.pk}
+    ).exists()
+
+
+def test_a_runs_results_are_written_in_one_bulk_step_whatever_the_number_of_atoms(world):
+    """The write of a run (pods, territories, every atom, the run's figures) issues the same
+    statements for 150 accounts as for about six times more: the atoms go in one step (one
+    COPY on PostgreSQL, which the query log does not show; one executemany of one INSERT on
+    SQLite), never one statement per row or per batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    e = world.engagement
+    make_universe(e, n=150)
+    spec = design.hierarchy_spec(engagement=e)
+    # Every pod made of accounts: the number of atoms follows the number of accounts.
+    make_hierarchy(e, replace(spec, pods=tuple(replace(p, atom="account") for p in spec.pods)))
+    captured = []
+    write = design._write_results
+
+    def spy(*args, **kwargs):
+        with CaptureQueriesContext(connection) as ctx:
+            write(*args, **kwargs)
+        captured.append([q["sql"] for q in ctx.captured_queries])
+
+    with mock.patch.object(design, "_write_results", spy):
+        small = make_run(e)
+        make_universe(e, n=900, seed=4)
+        big = make_run(e)
+    assert small.atoms.count() == 150 and big.atoms.count() >= 6 * 150
+    small_sql, big_sql = captured
+    assert len(small_sql) == len(big_sql), (small_sql, big_sql)
+    table = RunAtom._meta.db_table
+    inserts = [q for q in big_sql if f'INSERT INTO "{table}"' in q]
+    if connection.vendor == "postgresql":
+        assert inserts == []  # COPY, outside the query log
+    else:
+        (insert,) = inserts  # one executemany: the log says "<times> times: INSERT ..."
+        assert " times: INSERT INTO" in insert
+    assert big.atoms.count() == sum(p.atoms for p in RunPod.objects.filter(run=big))
 
 
 def test_an_approved_run_is_locked_against_edits_until_withdrawn(universe):
@@ -381,10 +458,36 @@ def test_the_growth_plan_cuts_a_territory_per_hire_in_date_order(universe):
         assert donor["statement"].endswith("to AE West #4.")
     assert set(west["max_dev_pct"]) == {"count", "value"}
     assert plan["losses"] and not plan["stale"]
+    # A statement for every existing territory's rep, those who give nothing up included.
+    territories = list(run.territories.order_by("pod__position", "index"))
+    statements = plan["statements"]
+    assert [(r["pod"], r["label"]) for r in statements] == [
+        (t.pod.key, t.label) for t in territories
+    ]
+    donors = {(s["pod"], d["territory"]) for s in plan["steps"] for d in s["donors"]}
+    for row, territory in zip(statements, territories, strict=True):
+        assert row["holder"] == (territory.rep or f"{territory.label} (vacant)")
+        if (territory.pod.key, territory.index) in donors:
+            assert " gives up " in row["statement"] and row["gives_accounts"] > 0
+            assert row["keeps_accounts"] == territory.count - row["gives_accounts"]
+        else:
+            assert row["statement"].startswith(f"{row['holder']} keeps ")
+            assert f"{territory.count:,} account" in row["statement"]
+            assert row["statement"].endswith(f"no pre-planned cut takes from {territory.label}.")
     assert set(plan["runway"]["segments"][0]) >= {"segment", "need_now", "team_now", "months"}
     PlannedHire.objects.filter(title="AE Nowhere").delete()
     assert design.growth_plan(run=run)["stale"]
     assert GrowthPlan.objects.filter(run=run).count() == 1
+    # Without an enterprise hire, the enterprise rep loses nothing and is told so.
+    PlannedHire.objects.filter(title="AE Enterprise #2").delete()
+    design.growth_plan_compute(run=run)
+    enterprise = run.territories.get(pod__key="enterprise")
+    (dana,) = [r for r in design.growth_plan(run=run)["statements"] if r["pod"] == "enterprise"]
+    assert dana["statement"] == (
+        f"{enterprise.rep} keeps all {enterprise.count:,} accounts "
+        f"({geo.format_usd(enterprise.value)}): no pre-planned cut takes from {enterprise.label}."
+    )
+    assert dana["gives_accounts"] == 0 and dana["keeps_accounts"] == enterprise.count
 
 
 def test_quota_uses_the_conversion_rate_assumptions_and_corrections_win(universe):
@@ -423,23 +526,81 @@ def test_quota_uses_the_conversion_rate_assumptions_and_corrections_win(universe
         )
 
 
-def test_an_unbalanced_pod_gets_suggested_moves_back_into_the_band(universe):
-    e = universe.engagement
-    run = make_run(e, continuity=False, contiguous=False)
-    pod = RunPod.objects.get(run=run, key="smb")
-    # Pile four big units onto the first territory by hand.
+def _unbalance(run, pod_key="smb"):
+    """Pile the four biggest units of other territories onto the pod's first territory."""
+    pod = RunPod.objects.get(run=run, key=pod_key)
     first = run.territories.get(pod=pod, index=0)
     for atom in (
         run.atoms.filter(pod=pod, count__gt=0).exclude(territory=first).order_by("-value")[:4]
     ):
         design.run_atom_move(run=run, atom=atom, territory=first, actor=None)
     run.refresh_from_db()
-    report = design.equity_report(run=run)
+    return first
+
+
+def test_an_unbalanced_pod_gets_suggested_moves_back_into_the_band(universe):
+    e = universe.engagement
+    run = make_run(e, continuity=False, contiguous=False)
+    _unbalance(run)
+    # Before the job ran, the report flags the pod but has no moves: it never runs the engine.
+    with mock.patch("territories.balancing.balance", side_effect=AssertionError("engine")):
+        report = design.equity_report(run=run)
     smb = next(p for p in report["pods"] if p["pod"] == "smb")
-    assert smb["rebalance"] and report["rebalance"]
+    assert smb["rebalance"] and report["rebalance"] and smb["suggestions"] is None
+    assert report["moves"]["plan"] is None
+
+    plan = design.rebalancing_plan_compute(run=run)
+    assert set(plan.inputs["flagged"]) >= {"smb"} and set(plan.pods) == set(plan.inputs["flagged"])
+    with mock.patch("territories.balancing.balance", side_effect=AssertionError("engine")):
+        report = design.equity_report(run=run)
+    smb = next(p for p in report["pods"] if p["pod"] == "smb")
     suggestions = smb["suggestions"]
+    assert suggestions == RebalancingPlan.objects.get(run=run).pods["smb"]
     assert suggestions["total"] >= 1 and suggestions["moves"][0]["from"]
     assert suggestions["within_tolerance"]
+    assert report["moves"]["computed_at"] == plan.computed_at
+    assert not report["moves"]["edited"] and not report["moves"]["data_changed"]
+    assert ActivityEvent.objects.filter(engagement=e, verb="run.rebalancing_suggested").exists()
+    # Computing again replaces the row, never adds one.
+    design.rebalancing_plan_compute(run=run)
+    assert RebalancingPlan.objects.filter(run=run).count() == 1
+
+
+def test_suggested_moves_say_when_the_run_or_the_data_changed_since(universe):
+    e = universe.engagement
+    run = make_run(e, continuity=False, contiguous=False)
+    first = _unbalance(run)
+    design.rebalancing_plan_compute(run=run)
+    # A hand edit after the computation: the moves are stale.
+    atom = run.atoms.filter(territory=first, kind="unit", count__gt=0).order_by("value").first()
+    other = run.territories.filter(pod=first.pod).exclude(pk=first.pk).first()
+    design.run_atom_move(run=run, atom=atom, territory=other, actor=None)
+    run.refresh_from_db()
+    moves = design.equity_report(run=run)["moves"]
+    assert moves["edited"] and not moves["data_changed"]
+    # New data after the computation: said too.
+    design.rebalancing_plan_compute(run=run)
+    Account.objects.create(engagement=e, external_id="NEW-9", name="Newco", state="TX", value=1.0)
+    moves = design.equity_report(run=run)["moves"]
+    assert moves["data_changed"] and not moves["edited"]
+
+
+def test_the_rebalancing_job_stores_the_moves_and_reports_them(universe, run_jobs):
+    e = universe.engagement
+    run = make_run(e, continuity=False, contiguous=False)
+    _unbalance(run)
+    with run_jobs():
+        job = design.rebalancing_plan_start(run=run, user=universe.architect)
+    job.refresh_from_db()
+    plan = RebalancingPlan.objects.get(run=run)
+    assert job.status == Job.Status.SUCCEEDED and job.progress == 100
+    assert job.result["pods"] == plan.inputs["flagged"] and "smb" in job.result["pods"]
+    assert job.result["moves"] == sum(p["total"] for p in plan.pods.values())
+    assert job.message.startswith("Suggested moves for") and plan.job_id == job.pk
+    # One at a time per run: a second start while one is queued returns the same job.
+    with mock.patch("engagements.tracking._queue"):
+        first = design.rebalancing_plan_start(run=run, user=None)
+        assert design.rebalancing_plan_start(run=run, user=None).pk == first.pk
 
 
 def test_drift_check_compares_current_data_with_the_approved_run(universe):

@@ -72,6 +72,35 @@ def test_a_later_cut_can_take_from_an_earlier_new_territory_and_losses_add_up():
     assert losses["AE #1"]["accounts"] == 10
 
 
+def test_every_existing_rep_gets_a_statement_including_those_who_lose_nothing():
+    steps = [
+        {"hire": "AE #1", "pod": "p", "donors": [
+            {"territory": 0, "holder": "Ann", "accounts": 6, "value": 100.0}]},
+        {"hire": "AE #2", "pod": "p", "donors": [
+            {"territory": 0, "holder": "Ann", "accounts": 2, "value": 20.0},
+            {"territory": 2, "holder": "AE #1", "accounts": 1, "value": 5.0}]},
+    ]  # fmt: skip
+    holdings = [
+        {"pod": "p", "territory": 0, "label": "P 1", "holder": "Ann", "accounts": 20, "value": 400.0},
+        {"pod": "p", "territory": 1, "label": "P 2", "holder": "Bo", "accounts": 14, "value": 1.5e6},
+        # The same person holding a territory in another pod is a separate line.
+        {"pod": "q", "territory": 0, "label": "Q 1", "holder": "Ann", "accounts": 1, "value": 50.0},
+    ]  # fmt: skip
+    ann, bo, ann_q = planning.rep_statements(holdings, steps)
+    assert ann["statement"] == (
+        "Ann gives up 8 accounts ($120, 30 % of their value) to AE #1 and AE #2 and keeps "
+        "12 accounts ($280)."
+    )
+    assert (ann["gives_accounts"], ann["keeps_accounts"], ann["to"]) == (8, 12, ["AE #1", "AE #2"])
+    assert bo["statement"] == (
+        "Bo keeps all 14 accounts ($1.50M): no pre-planned cut takes from P 2."
+    )
+    assert bo["gives_accounts"] == 0 and bo["keeps_value"] == 1.5e6 and bo["to"] == []
+    assert ann_q["statement"] == "Ann keeps 1 account ($50): no pre-planned cut takes from Q 1."
+    # A plan without steps: everyone keeps everything.
+    assert all("keeps" in r["statement"] for r in planning.rep_statements(holdings, []))
+
+
 def test_runway_is_the_first_month_need_exceeds_the_ramping_team():
     seats = [
         planning.SeatPlan("SMB", "ramped", 30),
@@ -194,6 +223,30 @@ def test_equity_flags_territories_beyond_twenty_percent_and_the_pod_range():
     assert smb["highest"]["label"] == "SMB 1" and smb["lowest"]["label"] == "SMB 3"
     ent = next(p for p in result["pods"] if p["pod"] == "ent")
     assert not ent["rebalance"] and result["rebalance"]
+
+
+def test_the_quota_range_is_measured_on_quota_not_potential_in_a_mixed_segment_pod():
+    # Two territories of equal potential, one all Enterprise (converts at 15 %), one all SMB
+    # (40 %): the potential range is 0 %, but the quotas differ by 40/15 - 1 = 166.7 %.
+    mixed = [
+        {"pod": "mix", "pod_label": "Mixed", "label": "Mixed 1", "rep": "Ann", "value": 100.0,
+         "value_by_segment": {"Enterprise": 100.0}, "tiers": {}},
+        {"pod": "mix", "pod_label": "Mixed", "label": "Mixed 2", "rep": "Bo", "value": 100.0,
+         "value_by_segment": {"SMB": 100.0}, "tiers": {}},
+        {"pod": "mix", "pod_label": "Mixed", "label": "Mixed 3", "rep": "Cy", "value": 100.0,
+         "value_by_segment": {"Enterprise": 50.0, "SMB": 50.0}, "tiers": {}},
+    ]  # fmt: skip
+    result = planning.equity(mixed, rates={"Enterprise": 0.15, "SMB": 0.40}, quota_share=0.75)
+    (pod,) = result["pods"]
+    assert pod["range_pct"] == 0.0
+    assert pod["quota_low"] == pytest.approx(0.75 * 15.0)
+    assert pod["quota_high"] == pytest.approx(0.75 * 40.0)
+    assert pod["quota_range_pct"] == pytest.approx(166.7)
+    # The rebalancing rule stays on potential: equal potential needs no rebalancing.
+    assert not pod["rebalance"]
+    # No quota in the lowest territory (no conversion rate): the range has no finite value.
+    none = planning.equity(mixed, rates={"SMB": 0.40}, quota_share=0.75)["pods"][0]
+    assert none["quota_range_pct"] is None and none["range_pct"] == 0.0
 
 
 def test_drift_compares_current_routing_with_the_approval():
