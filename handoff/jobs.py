@@ -1,9 +1,12 @@
 """Background jobs of the handoff app: the daily refinement-trigger check.
 
-The check reschedules itself for the next day with RQ's scheduler (``queue.enqueue_in``), which
+The check reschedules itself for the next day with RQ's scheduler (``queue.enqueue_at``), which
 needs a worker started ``--with-scheduler`` (``make worker``, ``bin/with_redis.py --worker``).
-Every run has a job id fixed by its day, so two workers starting, or a worker restarted, never
-schedule a second chain: an id already queued or scheduled is left alone.
+Such a worker also calls ``schedule_daily_check`` at start-up and at every maintenance pass
+(``engagements/worker.py``), so a flushed or restarted Redis, which forgets scheduled jobs, gets
+the check back within ``WORKER_MAINTENANCE_SECONDS``. Every run has a job id fixed by its day, so
+those calls, several workers, or a worker restarted never schedule a second chain: an id already
+queued, scheduled or running is left alone.
 Results are the ``TriggerEvaluation`` rows (latest per trigger, with ``evaluated_at``): a rerun
 replaces them, never adds.
 """
