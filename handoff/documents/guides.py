@@ -194,10 +194,15 @@ def troubleshooting(src: Sources) -> dict[str, Any]:
 
 
 def _term(src: Sources, slug: str) -> dict[str, Any] | None:
+    """A definition as agreed: the signed text once approved, else the current draft (its
+    placeholders filled), without the "Term: " the signed text starts with — the documents
+    print the term beside it."""
     term = src.engagement.definition_terms.filter(slug=slug).first()
     if term is None:
         return None
-    return {"term": term.term, "definition": term.definition, **src.signoff(term.subject)}
+    evidence = src.signoff(term.subject)
+    text = evidence.get("approved_text") or src.definition_drafts.get(slug, term.definition)
+    return {"term": term.term, "text": text.removeprefix(f"{term.term}: "), **evidence}
 
 
 def rules_of_engagement(src: Sources) -> dict[str, Any]:
