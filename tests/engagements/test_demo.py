@@ -64,7 +64,7 @@ def test_demo_rejects_bad_arguments():
 
 
 @pytest.mark.django_db
-def test_demo_puts_northwind_mid_strategy_and_bluepeak_in_engineering():
+def test_demo_puts_northwind_mid_strategy_and_bluepeak_in_handoff():
     from engagements import dashboard
     from engagements.models import Assumption, FeedbackItem, Meeting, SignoffRecord
     from engagements.services import engagement_state, signoff_state, signoff_verify

@@ -569,3 +569,16 @@ def _the_maintenance_schedule_lists_the_tasks(packaged, text: str) -> None:
     assert len(tasks) == 12  # three tasks for each of the four cadences
     for task in tasks:
         assert task in text, task
+
+
+def test_the_demo_builds_the_package_once_and_again_only_when_its_zip_is_gone(
+    world, media, monkeypatch
+):
+    only(monkeypatch, "faq")
+    first = package.demo_package(engagement=world.other, actor=world.ops)
+    assert first.version == 1 and package.package_path(first).is_file()
+    assert package.demo_package(engagement=world.other, actor=world.ops).pk == first.pk
+    package.package_path(first).unlink()  # media wiped, database kept
+    second = package.demo_package(engagement=world.other, actor=world.ops)
+    assert second.version == 2 and package.package_path(second).is_file()
+    assert [p.version for p in world.other.document_packages.all()] == [2, 1]
