@@ -1981,4 +1981,4 @@ def hours_log(
 
 
 # Activity verbs about consultancy-internal data: not shown to customer users.
-INTERNAL_ACTIVITY_PREFIXES = ("hours.", "stakeholder.")
+INTERNAL_ACTIVITY_PREFIXES = ("hours.", "stakeholder.", "handoff.checkin_reminder")

@@ -38,3 +38,5 @@ class HandoffConfig(AppConfig):
         from handoff.jobs import schedule_daily_check
 
         worker.on_upkeep(schedule_daily_check)
+        # The refinement check-in to prepare, on the architect's "What is due" list.
+        dashboard.provide_due(services.checkin_due_items)

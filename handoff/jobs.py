@@ -1,4 +1,5 @@
-"""Background jobs of the handoff app: the daily refinement-trigger check.
+"""Background jobs of the handoff app: the daily refinement-trigger check (and the refinement
+check-in reminder it records).
 
 The check reschedules itself for the next day with RQ's scheduler (``queue.enqueue_at``), which
 needs a worker started ``--with-scheduler`` (``make worker``, ``bin/with_redis.py --worker``).
@@ -48,9 +49,12 @@ def check_triggers_all() -> dict:
 
 
 def check_triggers_daily() -> dict:
-    """The scheduled entry point: check, then schedule tomorrow's run."""
+    """The scheduled entry point: check the triggers, ping the architects whose refinement
+    check-in comes in two weeks (an activity line), then schedule tomorrow's run."""
     try:
-        return check_triggers_all()
+        result = check_triggers_all()
+        result["checkin_reminders"] = [d.engagement_id for d in services.checkin_reminders_record()]
+        return result
     finally:
         schedule_daily_check(after=timezone.localdate())
 
