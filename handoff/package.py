@@ -104,7 +104,8 @@ def package_data_version(*, engagement: Engagement) -> str:
     """A digest of everything the documents read: accounts, valuation and roster
     (``territories.design.data_version``), the approved run and its edits, the growth plan and
     hires, tier rules, assumptions, definitions, every sign-off, the territory object's
-    version, QA runs and audits, and the maintenance start date. About a dozen aggregate
+    version, QA runs and audits, the maintenance start date and the stored schedule (occurrences,
+    and when the last was marked done). About a dozen aggregate
     queries, independent of the number of accounts beyond the one count in ``data_version``."""
     from engagements.models import Assumption, DefinitionTerm, SignoffRecord, SignoffVersion
     from routing.models import QARun, RoutingAudit
@@ -134,6 +135,9 @@ def package_data_version(*, engagement: Engagement) -> str:
         agg(engagement.named_overrides.all(), "pk"),
         agg(engagement.memberships.all(), "pk", "role"),
         str(maintenance_start(engagement)[0]),
+        # The Maintenance Schedule prints the stored occurrences and the findings of done ones.
+        agg(engagement.maintenance_occurrences.all(), "due"),
+        agg(engagement.maintenance_occurrences.filter(done=True), "done_at"),
     ]
     blob = json.dumps(parts, default=str, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -313,6 +313,10 @@ def test_an_engagement_without_data_gets_documents_that_say_so(world, media, cap
         "No territory object has been generated for Bluepeak Test yet" in texts["12-tech-spec.pdf"]
     )
     assert "No QA run has been recorded for Bluepeak Test yet" in texts["13-test-documentation.pdf"]
+    assert (
+        "The schedule has not been generated in the portal yet: these are the"
+        in texts["11-maintenance-schedule.pdf"]
+    )
     for name, text in texts.items():
         assert not FORBIDDEN.search(text), (name, FORBIDDEN.search(text))
         assert not PYTHON_LEAK.search(text), (name, PYTHON_LEAK.search(text))
@@ -414,6 +418,11 @@ def _the_map_shows_every_territory(packaged, text: str, territories: list[dict])
     assert "Contents" in text  # table of contents of a long document
     # The SVG maps rendered: their legends (text drawn only inside the SVG) are in the PDF,
     # one row per territory of a geographic pod, "label · rep" over "count · $value".
+    # The value chart (SVG) rendered: its title and each pod's mean are drawn only inside it.
+    assert "Value per territory Enterprise · pod mean" in text
+    for pod in design.run_report(run=packaged.run)["pods"]:
+        mean = sum(t["value"] for t in pod["territories"]) / len(pod["territories"])
+        assert f"{pod['label']} · pod mean {geo.format_usd(mean)}" in text, pod["label"]
     layers = design.map_layers_data(run=packaged.run)
     assert layers, "the approved map has geographic pods"
     for layer in layers:
@@ -565,10 +574,50 @@ def _the_test_documentation_counts_every_category(packaged, text: str) -> None:
 
 
 def _the_maintenance_schedule_lists_the_tasks(packaged, text: str) -> None:
-    tasks = {o.task for o in packaged.engagement.maintenance_occurrences.all()}
+    from handoff import services
+
+    stored = list(packaged.engagement.maintenance_occurrences.all())
+    tasks = {o.task for o in stored}
     assert len(tasks) == 12  # three tasks for each of the four cadences
     for task in tasks:
         assert task in text, task
+    # The stored schedule, not a recomputation: its count, and the done check with its findings,
+    # who did it and the red flag it hit.
+    assert f"{len(stored)} task occurrences from" in text and "as scheduled in the portal" in text
+    [done] = [o for o in stored if o.done]
+    assert (
+        f"Checks done and what they found Due Task Done By Red flag hit Findings "
+        f"{done.due:%-d %b %Y} {done.task} {timezone.localdate(done.done_at):%-d %b %Y} "
+        f"architect yes {done.findings}"
+    ) in text
+    assert text.count("open") >= len(stored) - 1  # the others are open
+    # The dedicated engagement's refinement check-in and its reminder, dated.
+    path = services.retention(engagement=packaged.engagement)
+    assert (
+        f"Refinement check-in on {path.checkin:%-d %B %Y}, a quarter after rollout; the "
+        f"architect is reminded on {path.reminder:%-d %B %Y}"
+    ) in text
+    assert f"{path.reminder:%a %-d %b %Y} Retention Refinement check-in in 2 weeks" in text
+    assert f"{path.checkin:%a %-d %b %Y} Retention Refinement check-in with Northwind Test" in text
+
+
+def test_marking_a_maintenance_check_done_makes_a_new_package_version(packaged, monkeypatch):
+    from handoff import services
+
+    only(monkeypatch, "maintenance-schedule")
+    first = package.package_build(engagement=packaged.engagement, actor=packaged.ops)
+    occurrence = packaged.engagement.maintenance_occurrences.filter(done=False).first()
+    services.maintenance_done(
+        occurrence=occurrence, findings="All routing correct.", red_flag_hit=False, actor=None
+    )
+    second = package.package_build(engagement=packaged.engagement, actor=packaged.ops)
+    assert second.created and second.package.version == first.package.version + 1
+    text = " ".join(
+        pdf_text(
+            read_zip(package.package_path(second.package))["01-maintenance-schedule.pdf"]
+        ).split()
+    )
+    assert f"{occurrence.task} " in text and "All routing correct." in text
 
 
 def test_the_demo_builds_the_package_once_and_again_only_when_its_zip_is_gone(
