@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import icalendar
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -227,7 +228,6 @@ def test_maintenance_page_generates_and_marks_done(world, login):
 
 
 def test_calendar_feed_needs_no_login_and_a_wrong_token_is_404(world, client):
-    icalendar = pytest.importorskip("icalendar")
     services.hypercare_rollout_set(
         engagement=world.engagement, rollout=date(2026, 1, 15), actor=None
     )
