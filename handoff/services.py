@@ -781,6 +781,7 @@ def territory_values(*, engagement: Engagement) -> tuple[list[triggers.Territory
             segment=t["pod"],
             segment_label=t["pod_label"],
             value=t["current_value"],
+            count=t["current_count"],
         )
         for t in drift["territories"]
     ]

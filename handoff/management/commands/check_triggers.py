@@ -16,7 +16,7 @@ from routing.management.commands._common import engagement_arg
 
 class Command(BaseCommand):
     help = (
-        "Evaluate the refinement triggers (value drift 2x, balance variance > 20 %, 3+ reps "
+        "Evaluate the refinement triggers (value drift 2x, count or value variance > 20 %, 3+ reps "
         "hired or gone in a quarter, routing accuracy < 90 %) and store the results. Without "
         "ENGAGEMENT, every engagement with an approved map or a rollout date. Exit status: 0 "
         "when no trigger fired, 1 when one fired, 2 on a bad ENGAGEMENT."
