@@ -121,6 +121,10 @@ JOB_TIMEOUT = env_int("JOB_TIMEOUT", 3600, minimum=10)
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
 }
+# The worker re-arms scheduled upkeep (the daily refinement-trigger check) at RQ's maintenance
+# passes, so a flushed or restarted Redis loses it for at most this long (engagements/worker.py).
+RQ = {"WORKER_CLASS": "engagements.worker.Worker"}
+WORKER_MAINTENANCE_SECONDS = env_int("WORKER_MAINTENANCE_SECONDS", 600, minimum=1)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

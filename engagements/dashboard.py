@@ -15,6 +15,7 @@ register a provider in their ``AppConfig.ready()``::
 
     dashboard.provide("balance_variance", balance_variance)
     dashboard.provide_downloads(my_downloads)  # (engagement, user) -> list[Download]
+    dashboard.provide_due(my_due)  # (engagements, roles) -> [(engagement id, kind, text)]
 
 A column without a provider, or an engagement the provider returns nothing for, shows "—":
 the dashboard never invents a value. Providers must answer in one query so the dashboard's
@@ -96,6 +97,12 @@ DownloadProvider = Callable[[Engagement, User], list[Download]]
 _download_providers: list[DownloadProvider] = []
 
 
+# Lines of the architect's "What is due" list from later apps: (engagements, the user's role by
+# engagement id) -> [(engagement id, kind, text)], in a fixed number of queries.
+DueProvider = Callable[[list[Engagement], dict[int, str]], list[tuple[int, str, str]]]
+_due_providers: list[DueProvider] = []
+
+
 def provide(key: str, provider: ColumnProvider) -> None:
     """Register the provider of a dashboard column (one per column; a later call replaces it)."""
     if key not in {c.key for c in PROVIDED_COLUMNS}:
@@ -106,6 +113,18 @@ def provide(key: str, provider: ColumnProvider) -> None:
 def provide_downloads(provider: DownloadProvider) -> None:
     if provider not in _download_providers:
         _download_providers.append(provider)
+
+
+def provide_due(provider: DueProvider) -> None:
+    if provider not in _due_providers:
+        _due_providers.append(provider)
+
+
+def due_for(engagements: list[Engagement], roles: dict[int, str]) -> list[tuple[int, str, str]]:
+    items: list[tuple[int, str, str]] = []
+    for provider in _due_providers:
+        items.extend(provider(engagements, roles))
+    return items
 
 
 def provided_cells(engagement_ids: list[int]) -> dict[str, dict[int, Cell]]:

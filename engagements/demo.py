@@ -194,8 +194,7 @@ def demo_seed(
         ops=users["ops"],
         say=say,
     )
-    # ... and its documentation package, built as ops would (a rerun with unchanged data keeps
-    # the current version).
+    # ... and its documentation package, built as ops would (once: a rerun keeps it).
     missing = _pdf_renderer_missing()
     if missing:
         say(

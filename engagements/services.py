@@ -2064,4 +2064,4 @@ def hours_log(
 
 
 # Activity verbs about consultancy-internal data: not shown to customer users.
-INTERNAL_ACTIVITY_PREFIXES = ("hours.", "stakeholder.")
+INTERNAL_ACTIVITY_PREFIXES = ("hours.", "stakeholder.", "handoff.checkin_reminder")

@@ -1,5 +1,3 @@
-import sys
-
 from django.apps import AppConfig
 
 
@@ -52,10 +50,12 @@ class HandoffConfig(AppConfig):
             sender=RoutingAudit,
             dispatch_uid="handoff.recheck_accuracy",
         )
-        if tracking.runs_scheduler(sys.argv):
-            # A worker that runs RQ's scheduler (``make worker``, ``bin/with_redis.py --worker``)
-            # keeps the daily refinement-trigger check scheduled; the job id fixed by the day
-            # makes this idempotent. Burst workers (tests) schedule nothing.
-            from handoff.jobs import schedule_daily_check
+        # A worker running RQ's scheduler keeps the daily refinement-trigger check scheduled: at
+        # start-up and at every maintenance pass, so a flushed Redis gets it back. The job id
+        # fixed by the day makes this idempotent.
+        from engagements import worker
+        from handoff.jobs import schedule_daily_check
 
-            schedule_daily_check()
+        worker.on_upkeep(schedule_daily_check)
+        # The refinement check-in to prepare, on the architect's "What is due" list.
+        dashboard.provide_due(services.checkin_due_items)

@@ -1,9 +1,13 @@
-"""Background jobs of the handoff app: the daily refinement-trigger check.
+"""Background jobs of the handoff app: the daily refinement-trigger check (and the refinement
+check-in reminder it records).
 
-The check reschedules itself for the next day with RQ's scheduler (``queue.enqueue_in``), which
+The check reschedules itself for the next day with RQ's scheduler (``queue.enqueue_at``), which
 needs a worker started ``--with-scheduler`` (``make worker``, ``bin/with_redis.py --worker``).
-Every run has a job id fixed by its day, so two workers starting, or a worker restarted, never
-schedule a second chain: an id already queued or scheduled is left alone.
+Such a worker also calls ``schedule_daily_check`` at start-up and at every maintenance pass
+(``engagements/worker.py``), so a flushed or restarted Redis, which forgets scheduled jobs, gets
+the check back within ``WORKER_MAINTENANCE_SECONDS``. Every run has a job id fixed by its day, so
+those calls, several workers, or a worker restarted never schedule a second chain: an id already
+queued, scheduled or running is left alone.
 Results are the ``TriggerEvaluation`` rows (latest per trigger, with ``evaluated_at``): a rerun
 replaces them, never adds.
 """
@@ -45,9 +49,12 @@ def check_triggers_all() -> dict:
 
 
 def check_triggers_daily() -> dict:
-    """The scheduled entry point: check, then schedule tomorrow's run."""
+    """The scheduled entry point: check the triggers, ping the architects whose refinement
+    check-in comes in two weeks (an activity line), then schedule tomorrow's run."""
     try:
-        return check_triggers_all()
+        result = check_triggers_all()
+        result["checkin_reminders"] = [d.engagement_id for d in services.checkin_reminders_record()]
+        return result
     finally:
         schedule_daily_check(after=timezone.localdate())
 

@@ -8,13 +8,14 @@ service or embed a file (``<link rel="attachment">``). So every render goes thro
 * renders the Django template with autoescaping on (user text reaches the HTML as text, never
   as markup), and
 * gives WeasyPrint a ``SafeURLFetcher``: ``data:`` URIs and regular files inside the project's
-  own static directories are served; everything else — http(s), ftp, any other file, a path that
-  escapes a static directory through ``..`` or a symlink — is refused and recorded in
-  ``fetcher.refused``. A refused resource is simply missing (WeasyPrint logs it and goes on);
-  the PDF still builds.
+  own static directories and MEDIA_ROOT (issue 8, STYLE §10: "the project's own static and
+  media files") are served; everything else — http(s), ftp, any other file, a path that
+  escapes those directories through ``..`` or a symlink, a sibling directory whose name merely
+  starts like one — is refused and recorded in ``fetcher.refused``. A refused resource is simply
+  missing (WeasyPrint logs it and goes on); the PDF still builds.
 
-Media files (uploads) are deliberately not on the allow-list: no document embeds one, and
-MEDIA_ROOT holds every customer's uploads.
+No document embeds a media file today. User text cannot name one either: it reaches the HTML
+escaped, so only a template can reference a file, and templates are ours.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ class RefusedURL(ValueError):
     """A URL outside the allow-list (WeasyPrint catches it and leaves the resource out)."""
 
 
+def allowed_roots() -> list[Path]:
+    """What the documents may read: the static directories and MEDIA_ROOT (resolved)."""
+    roots = static_roots()
+    media = Path(settings.MEDIA_ROOT).resolve()
+    return roots if media in roots else [*roots, media]
+
+
 def static_roots() -> list[Path]:
     """Every directory the staticfiles finders serve from, plus STATIC_ROOT."""
     roots: list[Path] = []
@@ -64,13 +72,14 @@ def static_roots() -> list[Path]:
 
 
 class SafeURLFetcher(URLFetcher):
-    """Serves ``data:`` URIs and files under ``roots``; refuses (and records) everything else."""
+    """Serves ``data:`` URIs and files under ``roots`` (default: ``allowed_roots()``); refuses
+    (and records) everything else."""
 
     def __init__(self, roots: Iterable[Path] | None = None) -> None:
         super().__init__(
             timeout=2, allowed_protocols={"data"}, allow_redirects=False, fail_on_errors=False
         )
-        self.roots = [Path(r).resolve() for r in (roots if roots is not None else static_roots())]
+        self.roots = [Path(r).resolve() for r in (roots if roots is not None else allowed_roots())]
         self.requested: list[str] = []
         self.served: list[str] = []
         self.refused: list[str] = []

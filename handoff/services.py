@@ -484,9 +484,114 @@ def retention(*, engagement: Engagement, rollout: date | None = None) -> Retenti
     if engagement.type == Engagement.Type.DEDICATED:
         rollout = rollout or rollout_date(engagement=engagement)
         if rollout is not None:
-            checkin = schedule.add_months(rollout, CHECKIN_MONTHS)
-            reminder = checkin - timedelta(days=REMINDER_DAYS)
+            checkin, reminder = checkin_dates(rollout)
     return Retention(engagement.type, tuple(steps), checkin, reminder)
+
+
+def checkin_dates(rollout: date) -> tuple[date, date]:
+    """(check-in, reminder) of a dedicated engagement that rolled out on ``rollout``."""
+    checkin = schedule.add_months(rollout, CHECKIN_MONTHS)
+    return checkin, checkin - timedelta(days=REMINDER_DAYS)
+
+
+# Activity verb of the reminder (internal prep: customers do not see it, see
+# engagements.services.INTERNAL_ACTIVITY_PREFIXES).
+CHECKIN_REMINDER_VERB = "handoff.checkin_reminder"
+
+
+@dataclass(frozen=True)
+class CheckinDue:
+    engagement_id: int
+    checkin: date
+    reminder: date
+    days_left: int
+
+    @property
+    def text(self) -> str:
+        """Seed 000's internal prep, as the architect's to-do line."""
+        when = (
+            "today"
+            if self.days_left == 0
+            else f"on {self.checkin:%a %d %b %Y} (in {self.days_left} "
+            f"day{'s' if self.days_left != 1 else ''})"
+        )
+        return (
+            f"Refinement check-in {when}: pull the territory balance reports, routing accuracy "
+            "and rep feedback; decide whether you handle it or it needs a deeper engagement; "
+            "prepare the materials"
+        )
+
+
+def checkins_due(*, engagements: list[Engagement], today: date | None = None) -> list[CheckinDue]:
+    """Dedicated engagements whose refinement check-in is due for preparation: from the
+    reminder (two weeks before) to the check-in day itself. One query (none when no engagement
+    is dedicated): the rollout dates of all of them, as :func:`rollout_date` reads one."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from routing.models import RoutingSettings
+
+    today = today or timezone.localdate()
+    dedicated = [e.pk for e in engagements if e.type == Engagement.Type.DEDICATED]
+    if not dedicated:
+        return []
+    own = Hypercare.objects.filter(engagement=OuterRef("pk")).values("rollout_date")[:1]
+    routed = RoutingSettings.objects.filter(engagement=OuterRef("pk")).values("rollout_date")[:1]
+    rows = (
+        Engagement.objects.filter(pk__in=dedicated)
+        .annotate(rollout=Coalesce(Subquery(own), Subquery(routed)))
+        .exclude(rollout=None)
+        .order_by("pk")
+        .values_list("pk", "rollout")
+    )
+    due = []
+    for pk, rollout in rows:
+        checkin, reminder = checkin_dates(rollout)
+        if reminder <= today <= checkin:
+            due.append(CheckinDue(pk, checkin, reminder, (checkin - today).days))
+    return due
+
+
+def checkin_due_items(engagements: list[Engagement], roles: Mapping[int, str]):
+    """The architect's "What is due" lines (``engagements.dashboard.provide_due``): the
+    check-ins to prepare, for the engagements where the user is the architect."""
+    from engagements.models import Role
+
+    mine = [e for e in engagements if roles.get(e.pk) == Role.ARCHITECT]
+    return [(d.engagement_id, "checkin", d.text) for d in checkins_due(engagements=mine)]
+
+
+@transaction.atomic
+def checkin_reminders_record(*, today: date | None = None) -> list[CheckinDue]:
+    """The daily job's ping (seed 000, "System reminder: refinement check-in in 2 weeks"): an
+    activity line on each dedicated engagement whose reminder date has come, once per check-in
+    date; a day the job did not run is caught up on the next. Returns the reminders recorded."""
+    dedicated = list(Engagement.objects.filter(type=Engagement.Type.DEDICATED))
+    due = checkins_due(engagements=dedicated, today=today)
+    if not due:
+        return []
+    from engagements.models import ActivityEvent
+
+    sent = {
+        (pk, data.get("checkin"))
+        for pk, data in ActivityEvent.objects.filter(
+            engagement_id__in=[d.engagement_id for d in due], verb=CHECKIN_REMINDER_VERB
+        ).values_list("engagement_id", "data")
+    }
+    by_id = {e.pk: e for e in dedicated}
+    recorded = []
+    for d in due:
+        if (d.engagement_id, d.checkin.isoformat()) in sent:
+            continue
+        activity_record(
+            engagement=by_id[d.engagement_id],
+            actor=None,
+            verb=CHECKIN_REMINDER_VERB,
+            summary=f"Reminder: {d.text}.",
+            data={"checkin": d.checkin.isoformat(), "reminder": d.reminder.isoformat()},
+        )
+        recorded.append(d)
+    return recorded
 
 
 # --- The calendar feed ------------------------------------------------------------------------
@@ -682,6 +787,7 @@ def territory_values(*, engagement: Engagement) -> tuple[list[triggers.Territory
             segment=t["pod"],
             segment_label=t["pod_label"],
             value=t["current_value"],
+            count=t["current_count"],
         )
         for t in drift["territories"]
     ]

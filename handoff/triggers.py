@@ -3,8 +3,9 @@
 Four of the playbook's triggers can be measured from data the portal holds:
 
 * ``value-drift``: one territory has 2× (or more) the value of another in the same segment;
-* ``balance-variance``: a territory's value deviates more than 20 % from its segment's mean
-  (the quarterly balance review's red flag);
+* ``balance-variance``: a territory's account count or value deviates more than 20 % from its
+  segment's mean (the quarterly balance review: "Account count + total value per territory …
+  If >20% variance");
 * ``team-change``: 3 or more reps hired or gone in one calendar quarter (the current quarter or
   the one before it, so a quarter that just ended still counts);
 * ``routing-accuracy``: the latest accuracy check is below 90 %.
@@ -44,13 +45,15 @@ class TriggerResult:
 
 @dataclass(frozen=True)
 class TerritoryValue:
-    """One territory of the approved map with its current value (USD) in its segment (pod)."""
+    """One territory of the approved map with its current value (USD) and account count in its
+    segment (pod). ``count`` None: not measured (the count rule then skips the segment)."""
 
     key: str
     label: str
     segment: str
     segment_label: str
     value: float
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,21 +146,27 @@ def value_drift(
 def balance_variance(
     territories: Iterable[TerritoryValue], *, limit_pct: float = VARIANCE_PCT
 ) -> TriggerResult:
-    """The largest deviation (per cent) of a territory's value from its segment's mean value.
+    """The largest deviation (per cent) of a territory's value or account count from its
+    segment's mean, the worse of the two measures (value wins a tie).
 
-    Fires when it is ``> limit_pct``. Segments with a single territory or no value are skipped.
+    Fires when it is ``> limit_pct``. Segments with a single territory are skipped, and a
+    measure whose segment mean is zero (or, for the count, not measured) is skipped there.
     """
-    worst: tuple[float, TerritoryValue, float] | None = None
+    worst: tuple[float, TerritoryValue, float, str] | None = None
     for members in _by_segment(territories).values():
         if len(members) < 2:
             continue
-        mean = sum(t.value for t in members) / len(members)
-        if mean <= 0:
-            continue
-        for t in members:
-            deviation = abs(t.value - mean) / mean * 100.0
-            if worst is None or deviation > worst[0]:
-                worst = (deviation, t, mean)
+        measures = [("value", [t.value for t in members])]
+        if all(t.count is not None for t in members):
+            measures.append(("count", [float(t.count) for t in members]))
+        for measure, figures in measures:
+            mean = sum(figures) / len(figures)
+            if mean <= 0:
+                continue
+            for t, figure in zip(members, figures, strict=True):
+                deviation = abs(figure - mean) / mean * 100.0
+                if worst is None or deviation > worst[0]:
+                    worst = (deviation, t, mean, measure)
     name = "Balance variance"
     if worst is None:
         return TriggerResult(
@@ -167,16 +176,23 @@ def balance_variance(
             None,
             limit_pct,
             "%",
-            "No segment has two territories with value to compare.",
+            "No segment has two territories with accounts or value to compare.",
         )
-    deviation, t, mean = worst
+    deviation, t, mean, measure = worst
     fired = deviation > limit_pct
-    direction = "above" if t.value >= mean else "below"
-    detail = (
-        f"{t.label} in {t.segment_label} is {deviation:.1f} % {direction} the segment mean "
-        f"({_money(t.value)} against {_money(mean)})"
-        + (f", more than {limit_pct:g} %." if fired else f", within {limit_pct:g} %.")
-    )
+    if measure == "value":
+        direction = "above" if t.value >= mean else "below"
+        what = (
+            f"{t.label} in {t.segment_label} is {deviation:.1f} % {direction} the segment mean "
+            f"value ({_money(t.value)} against {_money(mean)})"
+        )
+    else:
+        direction = "above" if t.count >= mean else "below"
+        what = (
+            f"{t.label} in {t.segment_label} has {t.count:,} account{'s' if t.count != 1 else ''}, "
+            f"{deviation:.1f} % {direction} the segment mean ({mean:,.1f})"
+        )
+    detail = what + (f", more than {limit_pct:g} %." if fired else f", within {limit_pct:g} %.")
     return TriggerResult(
         "balance-variance", name, fired, round(deviation, 1), limit_pct, "%", detail
     )

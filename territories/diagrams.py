@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from territories import geo
 from territories.hierarchy import CUTS, HierarchySpec
@@ -124,4 +124,86 @@ def hierarchy_diagram_svg(
         f'<title id="hierarchy-title">{_t(title)}</title><desc id="hierarchy-desc">{_t(desc)}</desc>'
         f'<text x="{width / 2:.1f}" y="24" text-anchor="middle" font-size="16" font-weight="bold" '
         f'fill="#18181b">{_t(title)}</text>' + "".join(rows) + "".join(boxes) + "</svg>"
+    )
+
+
+ROW_HEIGHT = 20
+POD_HEADER = 24
+LABEL_WIDTH = 170
+VALUE_WIDTH = 70
+
+
+def territory_value_bars_svg(
+    pods: Sequence[tuple[str, Sequence[tuple[str, float, str]]]],
+    *,
+    tolerance: float,
+    width: int = 700,
+    title: str = "Value per territory",
+) -> str:
+    """A bar chart of territory values, one group per pod: a bar per territory in its map
+    colour, the pod's mean as a dashed line and the balance band (mean ± ``tolerance``, a
+    fraction) shaded, so a territory outside the band shows at a glance.
+
+    ``pods`` is ``[(pod label, [(territory label, value in USD, "#rrggbb"), …]), …]``; bars of
+    all pods share one scale (0 to the largest value or band edge). Self-contained SVG with
+    presentation attributes only (WeasyPrint draws it like a browser)."""
+    plot_x = LABEL_WIDTH
+    plot_w = max(width - LABEL_WIDTH - VALUE_WIDTH, 50)
+    top = 34
+    scale_max = 0.0
+    for _, rows in pods:
+        if rows:
+            mean = sum(v for _, v, _ in rows) / len(rows)
+            scale_max = max(scale_max, mean * (1 + tolerance), *(v for _, v, _ in rows))
+    scale_max = scale_max or 1.0
+
+    def x(value: float) -> float:
+        return plot_x + plot_w * max(value, 0.0) / scale_max
+
+    parts = []
+    y = top
+    for pod_label, rows in pods:
+        if not rows:
+            continue
+        mean = sum(v for _, v, _ in rows) / len(rows)
+        group_h = len(rows) * ROW_HEIGHT
+        parts.append(
+            f'<text x="0" y="{y + 15}" font-size="13" font-weight="bold" fill="#18181b">'
+            f"{_t(pod_label)} · pod mean {_t(geo.format_usd(mean))}</text>"
+        )
+        y += POD_HEADER
+        low, high = x(mean * (1 - tolerance)), x(mean * (1 + tolerance))
+        parts.append(
+            f'<rect x="{low:.1f}" y="{y - 2}" width="{high - low:.1f}" height="{group_h + 2}" '
+            f'fill="#e4f1e4"/>'
+        )
+        for i, (label, value, color) in enumerate(rows):
+            row_y = y + i * ROW_HEIGHT
+            parts.append(
+                f"<g><title>{_t(label)}: {_t(geo.format_usd(value))}</title>"
+                f'<text x="{LABEL_WIDTH - 8}" y="{row_y + 13}" text-anchor="end" font-size="11" '
+                f'fill="#18181b">{_t(_fit(label, LABEL_WIDTH - 12, 11))}</text>'
+                f'<rect x="{plot_x}" y="{row_y + 3}" width="{x(value) - plot_x:.1f}" height="12" '
+                f'fill="{_t(color)}"/>'
+                f'<text x="{x(value) + 4:.1f}" y="{row_y + 13}" font-size="10" fill="#3f3f46">'
+                f"{_t(geo.format_usd(value))}</text></g>"
+            )
+        mx = x(mean)
+        parts.append(
+            f'<line x1="{mx:.1f}" y1="{y - 2}" x2="{mx:.1f}" y2="{y + group_h}" stroke="#18181b" '
+            f'stroke-width="1" stroke-dasharray="4 3"/>'
+        )
+        y += group_h + 10
+    height = y + 20
+    legend = (
+        f'<text x="{plot_x}" y="{height - 6}" font-size="10" fill="#3f3f46">Dashed: pod mean; '
+        f"shaded: the balance band (±{tolerance * 100:.0f} %).</text>"
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{_t(title)}" font-family="sans-serif">'
+        f'<text x="0" y="18" font-size="15" font-weight="bold" fill="#18181b">{_t(title)}</text>'
+        + "".join(parts)
+        + legend
+        + "</svg>"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -46,16 +47,31 @@ def run_burst_worker(timeout: float = 120) -> subprocess.CompletedProcess:
     return done
 
 
-def start_worker(*extra: str) -> subprocess.Popen:
-    """Start a worker in its own process group (so a test can kill it and its work horse)."""
+def start_worker(*extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a worker in its own process group (so a test can kill it and its work horse);
+    ``env`` adds environment variables (settings) for that worker only."""
     return subprocess.Popen(
         worker_command(*extra),
         cwd=ROOT,
-        env=worker_env(),
+        env={**worker_env(), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def stop_worker(worker: subprocess.Popen) -> str:
+    """Stop a worker from ``start_worker`` (warm shutdown) and return what it printed."""
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+    output, _ = worker.communicate(timeout=30)
+    return output.decode(errors="replace") if output else ""
+
+
+# A worker that runs RQ's scheduler and its upkeep every second: it wakes from waiting for a job
+# every second (``--worker-ttl`` minus 15) and then runs the maintenance pass that is due.
+SCHEDULER_WORKER = ("--with-scheduler", "--worker-ttl", "16")
+SCHEDULER_WORKER_ENV = {"WORKER_MAINTENANCE_SECONDS": "1"}
 
 
 def empty_queue() -> None:

@@ -14,6 +14,9 @@ Roles: ``anonymous`` (no session), the four consultancy roles (architect and eng
 members of A; manager and ops are consultancy-wide, so B answers like A — SPEC §1), the
 customer approver and viewer of A, and ``outsider``, a consultant on no engagement.
 
+Every 302 of an anonymous request must be "302 to login": its Location is the login page with
+``next`` set to the URL asked for (``_Caller._check_sent_to_login``).
+
 GET requests run as they are, and must change nothing stored. POSTs have an empty body: a role
 refused (403, 404, 405, or anonymous) must change nothing stored — the whole database is
 fingerprinted before and after — and an allowed POST (its answer is the form's 400, a redirect
@@ -32,8 +35,12 @@ URL: a new view fails ``test_every_url_has_a_row`` with the line to add. The Dja
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
+from django.conf import settings
 from django.db import transaction
+from django.shortcuts import resolve_url
 
 from tests.matrix_support import (
     build_objects,
@@ -457,6 +464,7 @@ class _Caller:
 
     def __init__(self, client, user):
         self.client, self.user = client, user
+        self.not_to_login: list[str] = []
         self._login()
 
     def _login(self):
@@ -467,13 +475,26 @@ class _Caller:
     def __call__(self, method: str, url: str, *, rollback: bool) -> int:
         if rollback:
             with transaction.atomic():
-                status = getattr(self.client, method)(url).status_code
+                response = getattr(self.client, method)(url)
                 transaction.set_rollback(True)
         else:
-            status = getattr(self.client, method)(url).status_code
+            response = getattr(self.client, method)(url)
+        if self.user is None and response.status_code == 302:
+            self._check_sent_to_login(method, url, response["Location"])
         if method == "post" and url.rstrip("/").endswith("/logout"):
             self._login()
-        return status
+        return response.status_code
+
+    # Every 302 an anonymous request gets is "302 to login": the login page, with ``next``
+    # bringing the user back to what they asked for (logout has nowhere to come back to).
+    def _check_sent_to_login(self, method: str, url: str, location: str) -> None:
+        login = resolve_url(settings.LOGIN_URL)
+        where = urlsplit(location)
+        back = parse_qs(where.query).get("next", [])
+        if url.rstrip("/").endswith("/logout"):
+            back = [url]
+        if where.path != login or back != [url]:
+            self.not_to_login.append(f"{method.upper()} {url}: 302 to {location}, not {login}")
 
 
 def _fmt(statuses: set[int]) -> str:
@@ -547,6 +568,7 @@ def test_permission_matrix(role, world, objects, client):
                         f"{status}, expected {_fmt(want)}"
                     )
     assert not wrong, f"{role}: {len(wrong)} answers differ from the matrix:\n" + "\n".join(wrong)
+    assert not call.not_to_login, "\n".join(call.not_to_login)
 
 
 # --- The Django admin ---------------------------------------------------------------------------

@@ -295,6 +295,8 @@ def _architect(request: HttpRequest) -> HttpResponse:
         due.append(
             (by_id[engagement_id], "feedback", f"…and {count} more open feedback items for you")
         )
+    for engagement_id, kind, text in dashboard.due_for(engagements, memberships):
+        due.append((by_id[engagement_id], kind, text))
     return render(
         request,
         "engagements/home_consultant.html",

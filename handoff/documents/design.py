@@ -11,6 +11,8 @@ HIERARCHY_SUBJECT = "hierarchy"
 
 
 def territory_map(src: Sources) -> dict[str, Any]:
+    from territories.diagrams import territory_value_bars_svg
+
     if src.report is None:
         return {
             "sections": [("status", "Status of the territory map")],
@@ -60,6 +62,13 @@ def territory_map(src: Sources) -> dict[str, Any]:
         "pods": pods,
         "flagged": flagged,
         "tolerance_pct": round(100 * float(report["params"].get("tolerance", 0) or 0), 1),
+        "value_chart": territory_value_bars_svg(
+            [
+                (p["label"], [(t["label"], t["value"], t["color"]) for t in p["territories"]])
+                for p in report["pods"]
+            ],
+            tolerance=float(report["params"].get("tolerance", 0) or 0),
+        ),
         "signoff": src.signoff(MAP_SUBJECT),
     }
 

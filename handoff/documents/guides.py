@@ -194,10 +194,15 @@ def troubleshooting(src: Sources) -> dict[str, Any]:
 
 
 def _term(src: Sources, slug: str) -> dict[str, Any] | None:
+    """A definition as agreed: the signed text once approved, else the current draft (its
+    placeholders filled), without the "Term: " the signed text starts with — the documents
+    print the term beside it."""
     term = src.engagement.definition_terms.filter(slug=slug).first()
     if term is None:
         return None
-    return {"term": term.term, "definition": term.definition, **src.signoff(term.subject)}
+    evidence = src.signoff(term.subject)
+    text = evidence.get("approved_text") or src.definition_drafts.get(slug, term.definition)
+    return {"term": term.term, "text": text.removeprefix(f"{term.term}: "), **evidence}
 
 
 def rules_of_engagement(src: Sources) -> dict[str, Any]:
@@ -288,28 +293,102 @@ def faq(src: Sources) -> dict[str, Any]:
     }
 
 
+def _owner_label(src: Sources, role: str) -> str:
+    """A stored occurrence's owner (the role of seed 000's rule) as the people's names."""
+    if role == "architect":
+        return f"{src.architects} (architect)"
+    if role == "customer":
+        return f"{src.customer} RevOps ({src.approvers})"
+    return role
+
+
 def maintenance(src: Sources) -> dict[str, Any]:
+    """The schedule as stored (``maintenance_generate``): every occurrence with what was found
+    on the done ones, and, for a dedicated engagement, the refinement check-in and its reminder.
+    Before the schedule is generated, the dates it will have, said as such."""
+    from handoff import services
+    from handoff.models import MaintenanceOccurrence
     from handoff.schedule import occurrences
 
     start, why = src.maintenance_start
     owner = src.maintenance_owner
-    schedule = occurrences(src.playbook.cadences, start=start, owner=owner["label"])
+    stored = list(
+        MaintenanceOccurrence.objects.filter(engagement=src.engagement)
+        .select_related("done_by")
+        .order_by("due", "cadence", "task_slug")
+    )
+    rows: list[dict[str, Any]] = [
+        {
+            "due": o.due,
+            "kind": o.cadence_name,
+            "task": o.task,
+            "red_flag": o.red_flag,
+            "owner": _owner_label(src, o.owner),
+            "done": o.done,
+            "done_at": o.done_at,
+            "done_by": (o.done_by.get_full_name() or o.done_by.username) if o.done_by else "",
+            "findings": o.findings,
+            "red_flag_hit": o.red_flag_hit,
+        }
+        for o in stored
+    ]
+    if not stored:
+        rows = [
+            {
+                "due": o.due,
+                "kind": o.cadence_name,
+                "task": o.task,
+                "red_flag": o.red_flag,
+                "owner": o.owner,
+                "done": False,
+            }
+            for o in occurrences(src.playbook.cadences, start=start, owner=owner["label"])
+        ]
+    count = len(rows)  # the maintenance occurrences, before the retention dates join them
+    path = services.retention(engagement=src.engagement)
+    if path.checkin is not None:
+        rows += [
+            {
+                "due": path.reminder,
+                "kind": "Retention",
+                "task": "Refinement check-in in 2 weeks: internal prep (balance reports, "
+                "routing accuracy, rep feedback; who handles the check-in)",
+                "owner": f"{src.architects} (architect)",
+                "done": False,
+            },
+            {
+                "due": path.checkin,
+                "kind": "Retention",
+                "task": "Refinement check-in with "
+                f"{src.customer}: territory performance against the design, balance drift, "
+                "growth-ready cuts to activate",
+                "owner": f"{src.architects} (architect)",
+                "done": False,
+            },
+        ]
+        rows.sort(key=lambda r: r["due"])
     by_month: dict[str, list] = {}
-    for o in schedule:
-        by_month.setdefault(o.due.strftime("%B %Y"), []).append(o)
+    for row in rows:
+        by_month.setdefault(row["due"].strftime("%B %Y"), []).append(row)
+    done = [r for r in rows if r["done"]]
     return {
         "sections": [
             ("owner", "Who owns maintenance"),
             ("cadences", "Tasks by cadence"),
             ("triggers", "Refinement triggers"),
-            ("calendar", "Dated occurrences for the next twelve months"),
+            ("done", "Checks done and what they found"),
+            ("calendar", "Dated occurrences, twelve months from rollout"),
         ],
         "owner": owner,
         "start": start,
         "start_why": why,
+        "generated": bool(stored),
         "cadences": list(src.playbook.cadences),
         "triggers": list(src.playbook.refinement_triggers),
         "by_month": list(by_month.items()),
-        "count": len(schedule),
+        "count": count,
+        "done": done,
+        "checkin": path.checkin,
+        "reminder": path.reminder,
         "architect_role": Role.ARCHITECT.label,
     }

@@ -194,6 +194,15 @@ class Sources:
         )
 
     @cached_property
+    def definition_drafts(self) -> dict[str, str]:
+        """Each definition term's current text as the customer would sign it, by slug."""
+        from engagements.services import definitions_overview
+
+        return {
+            view.term.slug: view.text for view in definitions_overview(engagement=self.engagement)
+        }
+
+    @cached_property
     def signoffs(self) -> dict[str, Any]:
         from engagements.services import signoff_statuses
 

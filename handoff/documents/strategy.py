@@ -30,7 +30,7 @@ def _assumption_rows(src: Sources, categories: tuple[str, ...]) -> list[dict[str
 
 
 def valuation(src: Sources) -> dict[str, Any]:
-    from territories import services
+    from territories import services, tiers
     from territories import valuation as valuation_lib
 
     inputs = src.model_inputs
@@ -59,7 +59,10 @@ def valuation(src: Sources) -> dict[str, Any]:
         computed_at=summary.computed_at,
         account_count=summary.account_count,
         total=summary.summary,
-        by_tier=summary.summary.get("by_tier", []),
+        by_tier=[
+            dict(row, tier=tiers.TIER_LABELS.get(row["tier"], row["tier"]))
+            for row in summary.summary.get("by_tier", [])
+        ],
         basis_counts=summary.summary.get("basis_counts", {}),
         benchmarks=summary.benchmarks,
         ratios=summary.ratios,

@@ -231,3 +231,29 @@ def test_with_redis_down_starting_a_job_fails_it_cleanly_and_the_routing_api_sti
     jobs_support.run_burst_worker()
     rerun.refresh_from_db()
     assert rerun.status == Job.Status.SUCCEEDED, rerun.error
+
+
+def test_the_daily_trigger_check_is_scheduled_again_after_redis_restarts_empty(private_redis):
+    """RQ keeps scheduled jobs only in Redis; a worker running the scheduler re-arms the daily
+    refinement-trigger check once Redis is back, without being restarted itself."""
+    import django_rq
+    from rq.registry import ScheduledJobRegistry
+
+    def scheduled() -> list[str]:
+        queue = django_rq.get_queue("default")
+        return [
+            i for i in ScheduledJobRegistry(queue=queue).get_job_ids() if i.startswith("handoff-")
+        ]
+
+    worker = jobs_support.start_worker(
+        *jobs_support.SCHEDULER_WORKER, env=jobs_support.SCHEDULER_WORKER_ENV
+    )
+    try:
+        before = jobs_support.wait_for(scheduled, timeout=60, what="the daily check scheduled")
+        assert len(before) == 1 and before[0].startswith("handoff-check-triggers-")
+        private_redis.restart(down_for=1.0)  # back, empty
+        after = jobs_support.wait_for(scheduled, timeout=60, what="the daily check re-armed")
+        assert after == before
+        assert worker.poll() is None  # the same worker, never restarted
+    finally:
+        jobs_support.stop_worker(worker)

@@ -3,6 +3,9 @@ enablement, hypercare and maintenance records; a rerun changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import zipfile
 from io import StringIO
 
 import pytest
@@ -10,7 +13,8 @@ from django.core.management import call_command
 
 from engagements.models import Engagement, GateDecision
 from engagements.services import engagement_state, signoff_latest, signoff_state
-from handoff import services
+from handoff import documents, package, services
+from handoff.package_models import DocumentPackage
 
 
 def _counts(engagement):
@@ -29,9 +33,34 @@ def _counts(engagement):
     }
 
 
+def _check_the_package(engagement) -> DocumentPackage:
+    """The engagement's one package: v1, its zip on disk, the manifest true to the zip."""
+    packages = list(DocumentPackage.objects.filter(engagement=engagement))
+    assert [p.version for p in packages] == [1]
+    built = packages[0]
+    path = package.package_path(built)
+    assert path.is_file() and path.stat().st_size == built.size
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == built.sha256
+    with zipfile.ZipFile(path) as archive:
+        names = {name.rsplit("/", 1)[-1]: name for name in archive.namelist()}
+        manifest = json.loads(archive.read(names.pop("manifest.json")))
+        assert manifest == built.manifest
+        assert manifest["version"] == 1 and manifest["customer"] == "Bluepeak Logistics"
+        assert manifest["data_version"] == built.data_version
+        assert sorted(f["file"] for f in manifest["files"]) == sorted(names)
+        assert len(names) == len(documents.DOCUMENTS)
+        for entry in manifest["files"]:
+            content = archive.read(names[entry["file"]])
+            assert hashlib.sha256(content).hexdigest() == entry["sha256"]
+            assert len(content) == entry["bytes"] > 0
+    assert built.built_by.username == "ops"
+    return built
+
+
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_demo_moves_bluepeak_to_handoff_with_its_records_and_reruns_cleanly():
+def test_demo_moves_bluepeak_to_handoff_with_its_records_and_reruns_cleanly(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
     call_command("demo", accounts=300, seed=5, password="demo-pass-x", stdout=StringIO())
     bluepeak = Engagement.objects.get(organization__name="Bluepeak Logistics")
     state = engagement_state(engagement=bluepeak)
@@ -59,5 +88,12 @@ def test_demo_moves_bluepeak_to_handoff_with_its_records_and_reruns_cleanly():
     northwind = Engagement.objects.get(organization__name="Northwind Analytics")
     assert not northwind.training_sessions.exists()
 
+    # Bluepeak's documentation package is built, as ops would; Northwind has none.
+    built = _check_the_package(bluepeak)
+    assert not DocumentPackage.objects.filter(engagement=northwind).exists()
+
     call_command("demo", accounts=300, seed=5, password="demo-pass-x", stdout=StringIO())
     assert _counts(bluepeak) == first
+    # The rerun re-imports the same accounts (timestamps move, no figure does): it keeps v1,
+    # same row, same file, and builds no second version.
+    assert _check_the_package(bluepeak).sha256 == built.sha256

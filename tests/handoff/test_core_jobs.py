@@ -3,6 +3,7 @@ and a real worker running it."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import django_rq
@@ -73,3 +74,34 @@ class TestOnRedis:
         assert row.fired and "40 of 50" in row.detail
         tomorrow = jobs.job_id_for(timezone.localdate() + timedelta(days=1))
         assert tomorrow in ScheduledJobRegistry(queue=queue).get_job_ids()
+
+    def test_a_scheduler_worker_schedules_the_check_and_rearms_it_after_a_flush(self):
+        queue = django_rq.get_queue("default")
+        registry = ScheduledJobRegistry(queue=queue)
+        worker = jobs_support.start_worker(
+            *jobs_support.SCHEDULER_WORKER, env=jobs_support.SCHEDULER_WORKER_ENV
+        )
+        try:
+            scheduled = jobs_support.wait_for(
+                registry.get_job_ids, what="the worker to schedule the daily check"
+            )
+            assert scheduled == [jobs.job_id_for(timezone.localdate(jobs._next_run(None)))]
+            queue.connection.flushdb()  # Redis forgets every scheduled job; the worker lives on
+            assert registry.get_job_ids() == []
+            rearmed = jobs_support.wait_for(
+                registry.get_job_ids, what="the worker to re-arm the daily check"
+            )
+            assert rearmed == scheduled
+            # Many more passes later there is still exactly one scheduled check.
+            passes = time.monotonic() + 3
+            jobs_support.wait_for(lambda: time.monotonic() > passes, what="more passes")
+            assert registry.get_job_ids() == scheduled
+            assert worker.poll() is None
+        finally:
+            output = jobs_support.stop_worker(worker)
+        assert "Worker upkeep" not in output, output
+
+    def test_a_worker_without_the_scheduler_schedules_nothing(self):
+        queue = django_rq.get_queue("default")
+        jobs_support.run_burst_worker()
+        assert ScheduledJobRegistry(queue=queue).get_job_ids() == []

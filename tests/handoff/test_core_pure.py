@@ -64,6 +64,40 @@ def test_balance_variance_above_twenty_fires_and_names_the_territory():
     assert result.detail.startswith("A in SMB is 21.0 % above")
 
 
+def _tc(key, value, count, segment="smb"):
+    return TerritoryValue(key, key.title(), segment, segment.upper(), value, count)
+
+
+def test_balance_variance_counts_accounts_too_the_seeds_count_plus_value_review():
+    # Values equal, counts 13 and 7: mean 10, 30 % apart — the count fires on its own.
+    result = triggers.balance_variance([_tc("a", 100.0, 13), _tc("b", 100.0, 7)])
+    assert result.fired and result.value == 30.0
+    assert result.detail == (
+        "A in SMB has 13 accounts, 30.0 % above the segment mean (10.0), more than 20 %."
+    )
+    # Exactly 20 % on the count does not fire.
+    assert not triggers.balance_variance([_tc("a", 100.0, 12), _tc("b", 100.0, 8)]).fired
+
+
+def test_balance_variance_reports_the_worse_measure_and_value_wins_a_tie():
+    worse_value = triggers.balance_variance([_tc("a", 130.0, 11), _tc("b", 70.0, 9)])
+    assert worse_value.value == 30.0 and "segment mean value" in worse_value.detail
+    worse_count = triggers.balance_variance([_tc("a", 105.0, 14), _tc("b", 95.0, 6)])
+    assert worse_count.value == 40.0 and "has 14 accounts" in worse_count.detail
+    tie = triggers.balance_variance([_tc("a", 125.0, 5), _tc("b", 75.0, 3)])
+    assert tie.value == 25.0 and "segment mean value" in tie.detail
+
+
+def test_balance_variance_skips_the_count_where_it_is_not_measured_or_zero():
+    # One territory without a count: the segment is judged on value only.
+    assert not triggers.balance_variance([_tc("a", 100.0, 30), _t("b", 100.0)]).fired
+    # No accounts anywhere yet: no count mean to compare with.
+    assert triggers.balance_variance([_tc("a", 100.0, 0), _tc("b", 100.0, 0)]).value == 0.0
+    # A segment of one territory is never compared.
+    empty = triggers.balance_variance([_tc("a", 100.0, 3, "ent")])
+    assert empty.value is None and not empty.fired
+
+
 # --- team change: 3+ in a quarter -------------------------------------------------------------
 
 

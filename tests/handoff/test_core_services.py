@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import icalendar
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -182,7 +183,6 @@ def test_retention_of_a_dedicated_engagement_has_the_checkin_and_reminder(rolled
 
 
 def test_calendar_ics_parses_and_holds_every_event(rolled_out):
-    icalendar = pytest.importorskip("icalendar")
     engagement = rolled_out.engagement
     Engagement.objects.filter(pk=engagement.pk).update(type=Engagement.Type.DEDICATED)
     engagement.refresh_from_db()

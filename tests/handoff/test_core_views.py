@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import icalendar
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -19,6 +20,7 @@ from handoff.models import (
     MaintenanceOccurrence,
     OfficeHours,
     TrainingSession,
+    TriggerEvaluation,
 )
 from tests.factories import make_engagement, make_org
 
@@ -226,7 +228,6 @@ def test_maintenance_page_generates_and_marks_done(world, login):
 
 
 def test_calendar_feed_needs_no_login_and_a_wrong_token_is_404(world, client):
-    icalendar = pytest.importorskip("icalendar")
     services.hypercare_rollout_set(
         engagement=world.engagement, rollout=date(2026, 1, 15), actor=None
     )
@@ -344,18 +345,36 @@ def test_handoff_page_saves_notes_and_debrief(world, login):
     )
 
 
-def test_check_triggers_command(world, capsys):
+def test_check_triggers_exits_1_when_a_trigger_fired_0_when_none_and_2_on_bad_input(world, capsys):
+    # Nothing to check yet: 0.
+    call_command("check_triggers")
+    assert "No engagement has an approved map" in capsys.readouterr().out
+    # A healthy engagement: every trigger checked, none fired, 0.
+    AccuracyCheck.objects.create(
+        engagement=world.engagement,
+        day=timezone.localdate() - timedelta(days=1),
+        sampled=10,
+        correct=10,
+    )
+    call_command("check_triggers", world.engagement.name)
+    out = capsys.readouterr().out
+    assert "No trigger fired across 1 engagement(s)." in out and "FIRED" not in out
+    # Accuracy falls to 50 %: the trigger fires, is printed and stored, and the exit status is 1.
     AccuracyCheck.objects.create(
         engagement=world.engagement, day=timezone.localdate(), sampled=10, correct=5
     )
-    call_command("check_triggers", str(world.engagement.pk))
+    with pytest.raises(SystemExit) as exit_:
+        call_command("check_triggers", str(world.engagement.pk))
+    assert exit_.value.code == 1
     out = capsys.readouterr().out
     assert "FIRED" in out and "Routing accuracy degradation" in out and "5 of 10" in out
-    call_command("check_triggers", world.engagement.name)
-    with pytest.raises(CommandError, match="No engagement with id 999999"):
-        call_command("check_triggers", "999999")
-    with pytest.raises(CommandError, match="No engagement named 'Nobody'"):
-        call_command("check_triggers", "Nobody")
+    assert "1 trigger(s) fired across 1 engagement(s)." in out
+    assert TriggerEvaluation.objects.get(engagement=world.engagement, slug="routing-accuracy").fired
+    # Bad input: a one-line error and 2 (what manage.py exits with, as for a bad option).
+    for value, message in (("999999", "No engagement with id 999999"), ("Nobody", "'Nobody'")):
+        with pytest.raises(CommandError, match=message) as error:
+            call_command("check_triggers", value)
+        assert error.value.returncode == 2
 
 
 def test_viewing_the_handoff_pages_stores_nothing(world, login):

@@ -70,6 +70,42 @@ def test_a_static_file_is_served_but_a_symlink_out_of_static_is_not(tmp_path):
     assert len(fetcher.refused) == 2
 
 
+def test_a_media_file_is_served_and_nothing_that_only_looks_like_media_is(settings, tmp_path):
+    """MEDIA_ROOT is on the allow-list (issue 8: "the project's own static and media files"),
+    path-normalised: ``..``, a symlink out, a sibling whose name starts like MEDIA_ROOT and a
+    "media" directory elsewhere are all refused."""
+    media = tmp_path / "media"
+    (media / "uploads").mkdir(parents=True)
+    settings.MEDIA_ROOT = media
+    (media / "uploads" / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (tmp_path / "secret.txt").write_text("secret")
+    (media / "uploads" / "out.svg").symlink_to(tmp_path / "secret.txt")
+    sibling = tmp_path / "media-other"  # shares MEDIA_ROOT's prefix as a string
+    sibling.mkdir()
+    (sibling / "x.svg").write_text("<svg/>")
+    elsewhere = tmp_path / "elsewhere" / "media" / "uploads"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "logo.svg").write_text("<svg/>")
+    fetcher = SafeURLFetcher()
+    assert media.resolve() in fetcher.roots
+    logo = (media / "uploads" / "logo.svg").as_uri()
+    assert fetcher.fetch(logo).read().startswith(b"<svg")
+    refused = [
+        f"{media.as_uri()}/uploads/../../secret.txt",  # ".." out of MEDIA_ROOT
+        f"{media.as_uri()}/../secret.txt",
+        (media / "uploads" / "out.svg").as_uri(),  # a symlink out
+        (sibling / "x.svg").as_uri(),
+        (elsewhere / "logo.svg").as_uri(),
+        (media / "uploads").as_uri(),  # a directory, not a file
+        "http://localhost/media/uploads/logo.svg",
+        f"file://evil.example{media / 'uploads' / 'logo.svg'}",  # a file URL on another host
+    ]
+    for url in refused:
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    assert fetcher.served == [logo] and fetcher.refused == refused
+
+
 def test_hostile_user_text_in_a_document_is_shown_as_text_and_fetches_nothing(world):
     """An assumption statement (user-entered) holding links and an attachment, rendered in
     the Valuation Methodology Document through the package's own path."""

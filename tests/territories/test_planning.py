@@ -304,3 +304,40 @@ def test_the_pyramid_shows_every_cut_and_pod_and_escapes_text():
     assert "California by county" in svg
     assert "1,234 accounts · $5.60M" in svg
     assert "4 seats · geographic units" in svg
+
+
+def test_the_value_chart_draws_a_bar_per_territory_on_one_scale_with_each_pods_band():
+    import xml.etree.ElementTree as ET
+
+    from territories.diagrams import territory_value_bars_svg
+
+    svg = territory_value_bars_svg(
+        [
+            ("Mid-Market", [("MM 1", 100.0, "#1f77b4"), ("MM <2>", 300.0, "#ff7f0e")]),
+            ("Empty pod", []),
+            ("SMB", [("SMB 1", 50.0, "#2ca02c")]),
+        ],
+        tolerance=0.1,
+        width=700,
+    )
+    root = ET.fromstring(svg)  # well-formed, the label escaped
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "Mid-Market · pod mean $200" in texts and "SMB · pod mean $50" in texts
+    assert "MM <2>" in texts and "Empty pod · pod mean" not in " ".join(texts)
+    bars = {
+        g.find(f"{ns}title").text.split(":")[0]: float(g.find(f"{ns}rect").get("width"))
+        for g in root.iter(f"{ns}g")
+    }
+    # One scale: the largest value (300) spans the plot, 700 - 170 label - 70 value = 460 px.
+    assert bars == {
+        "MM 1": pytest.approx(460 / 3, abs=0.1),
+        "MM <2>": 460.0,
+        "SMB 1": pytest.approx(460 / 6, abs=0.1),
+    }
+    # Mid-Market's band is its mean ±10 % (180 to 220 of 300); the dashed mean line at 200.
+    band = [r for r in root.iter(f"{ns}rect") if r.get("fill") == "#e4f1e4"][0]
+    assert float(band.get("x")) == pytest.approx(170 + 460 * 180 / 300, abs=0.1)
+    assert float(band.get("width")) == pytest.approx(460 * 40 / 300, abs=0.1)
+    mean_line = next(root.iter(f"{ns}line"))
+    assert float(mean_line.get("x1")) == pytest.approx(170 + 460 * 200 / 300, abs=0.1)

@@ -1,8 +1,14 @@
-"""manage.py check_triggers [ENGAGEMENT]: evaluate the refinement triggers on live data."""
+"""manage.py check_triggers [ENGAGEMENT]: evaluate the refinement triggers on live data.
+
+Exit status like grep's, so cron or a monitor can act on it: 0 no trigger fired, 1 at least one
+fired, 2 bad input (an unknown engagement, as argparse answers a bad option).
+"""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
 
 from handoff import services
 from routing.management.commands._common import engagement_arg
@@ -10,10 +16,10 @@ from routing.management.commands._common import engagement_arg
 
 class Command(BaseCommand):
     help = (
-        "Evaluate the refinement triggers (value drift 2x, balance variance > 20 %, 3+ reps "
+        "Evaluate the refinement triggers (value drift 2x, count or value variance > 20 %, 3+ reps "
         "hired or gone in a quarter, routing accuracy < 90 %) and store the results. Without "
-        "ENGAGEMENT, every engagement with an approved map or a rollout date. Exit status 2 "
-        "when a trigger fired."
+        "ENGAGEMENT, every engagement with an approved map or a rollout date. Exit status: 0 "
+        "when no trigger fired, 1 when one fired, 2 on a bad ENGAGEMENT."
     )
 
     def add_arguments(self, parser) -> None:
@@ -23,7 +29,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         if options["engagement"]:
-            engagements = [engagement_arg(options["engagement"])]
+            try:
+                engagements = [engagement_arg(options["engagement"])]
+            except CommandError as exc:
+                raise CommandError(str(exc), returncode=2) from None
         else:
             engagements = services.engagements_to_check()
             if not engagements:
@@ -41,3 +50,5 @@ class Command(BaseCommand):
             if fired
             else f"No trigger fired across {len(engagements)} engagement(s)."
         )
+        if fired:
+            sys.exit(1)
