@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -59,12 +59,6 @@ def on_job_lost(func: Callable[..., Any], handler: Callable[[Job], None]) -> Non
     handlers = _LOST_HANDLERS.setdefault(_kind(func), [])
     if handler not in handlers:
         handlers.append(handler)
-
-
-def runs_scheduler(argv: Sequence[str]) -> bool:
-    """Whether this process is a worker running RQ's scheduler (``rqworker --with-scheduler``);
-    such workers keep the periodic jobs scheduled. Burst workers (tests) schedule nothing."""
-    return any("rqworker" in part for part in argv[:3]) and "--with-scheduler" in argv
 
 
 def _queue():

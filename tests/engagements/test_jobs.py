@@ -288,24 +288,9 @@ def test_job_list_and_engagement_list_queries_do_not_grow_with_jobs(world, clien
     assert counts[1] == (5, 5)
 
 
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (["manage.py", "rqworker", "default", "--with-scheduler"], True),
-        (["manage.py", "rqworker", "default", "--burst"], False),
-        (["manage.py", "runserver"], False),
-        (["gunicorn", "config.wsgi", "--with-scheduler"], False),
-    ],
-)
-def test_only_a_worker_running_the_scheduler_schedules_the_periodic_sweep(
-    monkeypatch, argv, expected
-):
-    from django.apps import apps
+def test_the_engagements_app_registers_the_periodic_sweep_as_worker_upkeep():
+    # Only a worker started --with-scheduler calls upkeep (tests/engagements/test_worker.py).
+    from engagements import worker
+    from engagements.jobs import schedule_jobs_sweep
 
-    from engagements import tracking
-
-    assert tracking.runs_scheduler(argv) is expected
-    monkeypatch.setattr(sys, "argv", argv)
-    with mock.patch("engagements.jobs.schedule_jobs_sweep") as schedule:
-        apps.get_app_config("engagements").ready()
-    assert schedule.called is expected
+    assert schedule_jobs_sweep in worker._upkeep
