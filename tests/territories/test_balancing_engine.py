@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.spatial import Delaunay
 
 from territories.balancing import (
     BalancingError,
@@ -389,22 +390,101 @@ def test_progress_is_reported_from_zero_to_one():
     assert all(isinstance(m, str) and m for _, m in seen)
 
 
-def test_continuity_with_geography_keeps_territories_in_one_piece():
+def territories_in_one_piece(edges, assignment, k) -> bool:
+    """Every territory one connected piece of ``edges`` (a breadth-first search per territory)."""
+    nbrs = [[] for _ in range(assignment.size)]
+    for i, j in edges:
+        nbrs[i].append(j)
+        nbrs[j].append(i)
+    for t in range(k):
+        members = set(np.flatnonzero(assignment == t).tolist())
+        if not members:
+            return False
+        start = next(iter(members))
+        seen, queue = {start}, [start]
+        while queue:
+            v = queue.pop()
+            for x in nbrs[v]:
+                if x in members and x not in seen:
+                    seen.add(x)
+                    queue.append(x)
+        if seen != members:
+            return False
+    return True
+
+
+def test_continuity_with_geography_brings_a_drifted_map_back_in_one_piece():
     rng = np.random.default_rng(11)
     pts = rng.uniform(0, 100, (600, 2))
     w = np.stack([np.ones(600), rng.uniform(1, 3, 600)], axis=1)
-    base = Problem(w, ("count", "value"), 6, coords=pts)
-    start = balance(base, contiguous=True, tolerance=0.02).assignment
+    base = balance(Problem(w, ("count", "value"), 6, coords=pts), contiguous=True, tolerance=0.02)
+    start, edges = base.assignment, base.problem.edges
+    # Drift: territory 0 hands three layers of its atoms along its border to a neighbour, which
+    # grows to about 137 atoms while territory 0 shrinks to about 62 (mean 100).
+    neighbour = min(
+        int(start[j]) for i, j in np.r_[edges, edges[:, ::-1]] if start[i] == 0 and start[j] != 0
+    )
     drifted = start.copy()
-    # Hand a strip of territory 0's atoms to a neighbour: out of balance, still contiguous-ish.
+    for _ in range(3):
+        border = {
+            int(i)
+            for i, j in np.r_[edges, edges[:, ::-1]]
+            if drifted[i] == 0 and drifted[j] == neighbour
+        }
+        drifted[list(border)] = neighbour
+    problem = Problem(w, ("count", "value"), 6, coords=pts, owner=drifted)
+    assert not metrics_for(problem, drifted, tolerance=0.05, bounds=base.bounds).within_tolerance
+
+    result = balance(problem, contiguous=True, tolerance=0.05)
+
+    m = result.metrics
+    assert m.within_tolerance
+    assert m.contiguous_territories == 6
+    assert territories_in_one_piece(result.problem.edges, result.assignment, 6)
+    assert m.moved_atoms == int(np.sum(result.assignment != drifted))
+    # Measured: 49 moves against a bound of 33 (1.48x; it was 68 before moves home came first).
+    # Boundary moves only, and the bound ignores geography: it cannot be met in general.
+    assert m.moves_lower_bound <= m.moved_atoms <= 1.6 * m.moves_lower_bound
+
+
+def test_continuity_with_geography_moves_nothing_when_already_within_tolerance():
+    rng = np.random.default_rng(11)
+    pts = rng.uniform(0, 100, (600, 2))
+    w = np.stack([np.ones(600), rng.uniform(1, 3, 600)], axis=1)
+    start = balance(
+        Problem(w, ("count", "value"), 6, coords=pts), contiguous=True, tolerance=0.02
+    ).assignment
     result = balance(
-        Problem(w, ("count", "value"), 6, coords=pts, owner=drifted),
-        contiguous=True,
-        tolerance=0.10,
+        Problem(w, ("count", "value"), 6, coords=pts, owner=start), contiguous=True, tolerance=0.10
     )
     assert result.metrics.contiguous_territories == 6
-    assert result.metrics.within_tolerance
-    assert result.metrics.moved_atoms == 0  # already inside ±10 %: nothing moves
+    assert result.metrics.moved_atoms == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_ctdp_like_instance_is_contiguous_and_within_tolerance_on_every_measure(seed):
+    # The published recipe: points uniform in a 1000 x 1000 square, three measures uniform on
+    # [4, 20], [15, 400] and [15, 100], Delaunay adjacency, ±5 %; 300 points into 6 territories.
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 1000, (300, 2))
+    w = np.stack(
+        [rng.uniform(4, 20, 300), rng.uniform(15, 400, 300), rng.uniform(15, 100, 300)], axis=1
+    )
+    result = balance(Problem(w, ("a", "b", "c"), 6, coords=pts), contiguous=True, tolerance=0.05)
+    # Recomputed here, not read from the metrics: every measure of every territory in the band...
+    for j in range(3):
+        load = np.bincount(result.assignment, weights=w[:, j], minlength=6)
+        mean = w[:, j].sum() / 6
+        assert np.all(np.abs(load - mean) <= 0.05 * mean), (j, load / mean)
+    # ...and every territory one piece of the Delaunay triangulation, built here with scipy.
+    tri = Delaunay(pts)
+    edges = {
+        tuple(sorted((int(s[a]), int(s[b]))))
+        for s in tri.simplices
+        for a, b in ((0, 1), (1, 2), (0, 2))
+    }
+    assert territories_in_one_piece(np.array(sorted(edges)), result.assignment, 6)
+    assert result.metrics.within_tolerance and result.metrics.contiguous_territories == 6
 
 
 def test_islands_of_a_given_adjacency_are_bridged_and_territories_stay_in_one_piece():
