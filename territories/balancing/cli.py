@@ -136,6 +136,11 @@ def _run(argv: list[str], out: TextIO) -> int:
         adjacency=adjacency,
     )
     problem = table.problem
+    if args.add_territories and max_share is not None:
+        raise InputError(
+            "--max-share with --add-territories is not supported: a growth cut only moves "
+            "atoms into the new territories, so it cannot enforce the cap"
+        )
     if args.add_territories and args.contiguous:
         raise InputError(
             "--add-territories with --contiguous is not supported: cuts are not contiguous yet"

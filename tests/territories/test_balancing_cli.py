@@ -207,6 +207,38 @@ def test_max_share_reports_the_smallest_feasible(accounts):
     assert any("feasible" in note or "not reached" in note for note in data["notes"])
 
 
+def test_max_share_is_enforced_from_owners(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "id": range(n),
+            "value": np.r_[40.0, rng.uniform(0, 2, n - 1)].round(4),
+            "owner": rng.choice(["ann", "bob", "cy", "dee"], n),
+        }
+    )
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    argv = [path, "-k", 4, "--owner-column", "owner", "--tolerance", 0.2, "--json"]
+    code, out, err = call(*argv)
+    assert code == 0, err
+    assert json.loads(out)["max_share_pct"] > 31
+    code, out, err = call(*argv, "--max-share", "31%")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["max_share_pct"] <= 31 + 1e-6
+    assert data["count"]["max_dev_pct"] <= 20 and data["value"]["max_dev_pct"] <= 20
+
+
+def test_max_share_with_a_growth_cut_is_refused(accounts):
+    path, _ = accounts
+    argv = ["-k", 4, "--owner-column", "owner", "--add-territories", 2, "--max-share", 30]
+    code, out, err = call(path, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "--max-share with --add-territories is not supported" in err
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [

@@ -242,6 +242,68 @@ def test_an_impossible_cap_reports_the_smallest_feasible_cap():
     assert any("feasible" in note for note in result.notes)
 
 
+def one_big_account(n=400, k=4, seed=0):
+    """One account of 40 among small ones: about 36 % of a balanced territory (mean ~110)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.ones(n), np.r_[40.0, rng.uniform(0, 2, n - 1)]], axis=1)
+
+
+def largest_share(w, assignment, k):
+    top = np.zeros(k)
+    np.maximum.at(top, assignment, w[:, 1])
+    return float((top / np.bincount(assignment, weights=w[:, 1], minlength=k)).max())
+
+
+def test_continuity_honours_the_concentration_cap():
+    w = one_big_account()
+    owner = np.random.default_rng(1).integers(0, 4, w.shape[0])
+    p = Problem(w, ("count", "value"), 4, owner=owner)
+    plain = balance(p, tolerance=0.25)
+    capped = balance(p, tolerance=0.25, max_share=0.30)
+    assert largest_share(w, plain.assignment, 4) > 0.30  # the cap binds
+    assert largest_share(w, capped.assignment, 4) <= 0.30 + 1e-12
+    assert capped.metrics.max_share_pct <= 30 + 1e-9
+    assert capped.metrics.within_tolerance
+    assert "concentration cap" in capped.method and not capped.notes
+    assert capped.metrics.moved_atoms == int(np.sum(capped.assignment != owner))
+
+
+@pytest.mark.parametrize("contiguous", [False, True])
+def test_geography_honours_the_concentration_cap(contiguous):
+    w = one_big_account()
+    pts = np.random.default_rng(2).uniform(0, 100, (w.shape[0], 2))
+    p = Problem(w, ("count", "value"), 4, coords=pts)
+    plain = balance(p, tolerance=0.20, contiguous=contiguous)
+    capped = balance(p, tolerance=0.20, contiguous=contiguous, max_share=0.31)
+    assert largest_share(w, plain.assignment, 4) > 0.31
+    assert largest_share(w, capped.assignment, 4) <= 0.31 + 1e-12
+    assert capped.metrics.within_tolerance
+    if contiguous:
+        assert territories_in_one_piece(capped.problem.edges, capped.assignment, 4)
+    # From those owners (contiguous continuity), the cap holds too.
+    again = balance(
+        Problem(w, ("count", "value"), 4, coords=pts, owner=plain.assignment),
+        tolerance=0.20,
+        contiguous=contiguous,
+        max_share=0.31,
+    )
+    assert largest_share(w, again.assignment, 4) <= 0.31 + 1e-12
+    assert again.metrics.within_tolerance
+    if contiguous:
+        assert territories_in_one_piece(again.problem.edges, again.assignment, 4)
+
+
+def test_a_cap_the_band_cannot_hold_is_reported_in_continuity():
+    # 40 / 0.25 = 160, far above the ceiling of a ±10 % band around ~110.
+    w = one_big_account()
+    owner = np.random.default_rng(1).integers(0, 4, w.shape[0])
+    result = balance(Problem(w, ("count", "value"), 4, owner=owner), tolerance=0.10, max_share=0.25)
+    assert result.metrics.within_tolerance
+    assert result.metrics.max_share_pct > 25
+    assert any("more value than the band allows" in note for note in result.notes)
+    assert any("not reached" in note for note in result.notes)
+
+
 def test_locked_atoms_keep_their_owner():
     p = lognormal_problem(500, 5)
     owner = np.full(500, -1)
