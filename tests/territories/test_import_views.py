@@ -7,7 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from engagements.models import Job
 from territories.models import Account, AccountImport
+from tests.factories import make_account
 from tests.territories import files
+from tests.territories.conftest import snapshot
 
 
 def url(engagement, suffix=""):
@@ -84,9 +86,11 @@ def test_an_import_whose_job_died_is_shown_failed(world, client):
 
 
 def test_a_bad_mapping_is_shown_on_the_form_and_nothing_starts(world, client):
+    make_account(world.engagement, external_id="A-1", name="Acme (stored)")
     client.force_login(world.architect)
     post_file(client, world.engagement, files.csv_bytes())
     record = AccountImport.objects.get()
+    before = snapshot(world.engagement)
     headers = record.table().headers
     form = {f"col_{i}": record.mapping[h] for i, h in enumerate(headers)}
     form["col_0"] = "__custom__"  # Account ID no longer mapped
@@ -94,6 +98,27 @@ def test_a_bad_mapping_is_shown_on_the_form_and_nothing_starts(world, client):
     assert response.status_code == 400
     assert "No column is mapped to External id" in response.content.decode()
     assert not Job.objects.exists()
+    assert snapshot(world.engagement) == before
+    record.refresh_from_db()
+    assert record.status == AccountImport.Status.UPLOADED
+
+
+def test_a_file_without_the_external_id_column_imports_nothing(world, client, run_jobs):
+    make_account(world.engagement, external_id="A-1", name="Acme (stored)")
+    client.force_login(world.architect)
+    header = [h for h in files.HEADER if h != "Account ID"]
+    post_file(client, world.engagement, files.csv_bytes([r[1:] for r in files.ROWS], header))
+    record = AccountImport.objects.get()
+    before = snapshot(world.engagement)
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(record.table().headers)}
+    with run_jobs():
+        response = client.post(url(world.engagement, f"{record.pk}/"), form)
+    assert response.status_code == 400
+    assert "No column is mapped to External id, which every account needs." in (
+        response.content.decode()
+    )
+    assert not Job.objects.exists()
+    assert snapshot(world.engagement) == before
 
 
 def test_row_errors_are_listed_and_downloadable_as_csv(world, client, run_jobs):
