@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from engagements.units import megabytes
 from territories import coverage, ingest, segments, tiers, valuation
 from territories.models import CapacitySettings, PlannedHire, Rep, ValuationSettings
 
@@ -33,7 +34,7 @@ class AccountUploadForm(forms.Form):
         limit = settings.MAX_UPLOAD_BYTES
         if upload.size > limit:
             raise ValidationError(
-                f"The file is {upload.size / 1e6:,.1f} MB, over the {limit / 1e6:,.0f} MB "
+                f"The file is {megabytes(upload.size)} MB, over the {megabytes(limit)} MB "
                 "upload limit."
             )
         suffix = PurePosixPath(upload.name.lower()).suffix

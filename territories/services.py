@@ -31,6 +31,7 @@ from engagements.services import (
     signoff_latest,
     signoff_publish,
 )
+from engagements.units import megabytes
 from territories import coverage, ingest, segments, tiers, valuation
 from territories.hierarchy import HierarchySpec
 from territories.models import (
@@ -637,8 +638,8 @@ def account_import_create(
     """
     if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
         raise ValidationError(
-            f"The file is {upload.size / 1e6:,.1f} MB, over the "
-            f"{settings.MAX_UPLOAD_BYTES / 1e6:,.0f} MB upload limit."
+            f"The file is {megabytes(upload.size)} MB, over the "
+            f"{megabytes(settings.MAX_UPLOAD_BYTES)} MB upload limit."
         )
     record = AccountImport(
         engagement=engagement,

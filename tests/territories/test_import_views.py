@@ -174,6 +174,43 @@ def test_the_view_refuses_an_oversized_body_before_reading_it(world, client, set
     assert "over the 0 MB limit" in response.content.decode()
 
 
+def test_the_page_and_every_refusal_give_the_limit_in_the_same_unit(world, client, settings):
+    from django.core.exceptions import ValidationError
+
+    from engagements.units import MB
+    from territories import services
+    from territories.forms import AccountUploadForm
+
+    settings.MAX_UPLOAD_BYTES = 50 * MB  # the default MAX_UPLOAD_MB
+    client.force_login(world.architect)
+    assert "up to 50 MB" in client.get(url(world.engagement)).content.decode()
+    response = client.generic(
+        "POST",
+        url(world.engagement),
+        data=b"x" * 10,
+        content_type="multipart/form-data; boundary=zzz",
+        CONTENT_LENGTH=str(51 * MB),
+    )
+    assert "The upload is 51 MB, over the 50 MB limit." in response.content.decode()
+    big = SimpleUploadedFile("accounts.csv", b"ID\n1\n")
+    big.size = 51 * MB  # the form and the service read the size, not the bytes
+    form = AccountUploadForm(files={"file": big})
+    assert form.errors["file"] == ["The file is 51 MB, over the 50 MB upload limit."]
+    with pytest.raises(ValidationError) as caught:
+        services.account_import_create(engagement=world.engagement, upload=big, user=None)
+    assert caught.value.messages == ["The file is 51 MB, over the 50 MB upload limit."]
+    assert not AccountImport.objects.exists()
+
+
+def test_megabytes_are_binary_and_drop_the_decimal_when_whole():
+    from engagements.units import megabytes
+
+    assert megabytes(50 * 1024 * 1024) == "50"
+    assert megabytes(52_428_800) == "50"  # not "52": 1 MB is 1,048,576 bytes
+    assert megabytes(1_348_576) == "1.3"
+    assert megabytes(3_000_000_000) == "2,861"
+
+
 def test_the_customer_approver_uploads_but_only_the_architect_imports(world, client):
     client.force_login(world.customer)
     post_file(client, world.engagement, files.csv_bytes())
