@@ -186,12 +186,12 @@ class ValuationSettingsForm(forms.ModelForm):
             "scale_basis": "Scaled method: value",
         }
         help_texts = {
-            "hedge_factor": "Above 0, at most 1: a prospect is worth this share of the benchmark.",
+            "hedge_factor": "Above 0, below 1: a prospect is worth this share of the benchmark.",
             "expansion_factor": "0.2 = customers are worth their ACV plus 20 %.",
             "min_customers": "Fewer customers in a segment × tier: the segment's figure is used.",
         }
         widgets = {
-            "hedge_factor": forms.NumberInput(attrs={"step": "0.05", "min": "0.05", "max": "1"}),
+            "hedge_factor": forms.NumberInput(attrs={"step": "0.05", "min": "0.05", "max": "0.95"}),
             "expansion_factor": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "10"}),
         }
 

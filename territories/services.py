@@ -259,6 +259,19 @@ ICP_SUBJECT = "icp_matrix"
 METHODOLOGY_SUBJECT = "valuation_methodology"
 
 
+def valuation_correction_problems(key: str, value: Any) -> list[str]:
+    """A corrected valuation parameter from the register (``valuation.<name>``), checked the way
+    the settings form checks it; registered with ``assumption_value_check`` in ``apps.py``."""
+    name = key.removeprefix("valuation.")
+    if name not in VALUATION_KEYS:
+        return []
+    base = valuation.ValuationParams().as_dict()
+    try:
+        return valuation.ValuationParams(**{**base, name: value}).problems()
+    except (TypeError, ValueError, AttributeError) as exc:
+        return [f"{name.replace('_', ' ').capitalize()}: {exc}"]
+
+
 def _register_rows(engagement: Engagement) -> dict[str, Assumption]:
     """This app's assumptions by key (one query)."""
     return {
