@@ -799,12 +799,33 @@ def account_import_run(
         )
     if revalue:
         progress(65, "Valuing the universe")
-        accounts_revalue(
-            engagement=engagement,
-            job=job,
-            progress=lambda p, m: progress(65 + p * 0.33, m),
-            with_quality=True,
-        )
+        try:
+            accounts_revalue(
+                engagement=engagement,
+                job=job,
+                progress=lambda p, m: progress(65 + p * 0.33, m),
+                with_quality=True,
+            )
+        except Exception as exc:
+            # The rows are committed: say so, and how to finish, then let the job fail too.
+            reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
+            record.status = AccountImport.Status.NOT_VALUED
+            record.message = (
+                f"The accounts were imported ({created:,} new, {updated:,} updated"
+                + (f", {record.rows_rejected:,} rows rejected" if errors else "")
+                + f"), but valuing them afterwards failed: {reason}. The imported accounts are "
+                "stored with their previous values (new ones have none yet): use “Re-value now” "
+                "on the Valuation page, or run this import again."
+            )
+            record.save(update_fields=["status", "message"])
+            activity_record(
+                engagement=engagement,
+                actor=user,
+                verb="accounts.valuation_failed",
+                summary=f"Imported {record.original_name}, but valuing the accounts failed",
+                data={"import": record.pk},
+            )
+            raise
     return record
 
 

@@ -211,6 +211,45 @@ def test_megabytes_are_binary_and_drop_the_decimal_when_whole():
     assert megabytes(3_000_000_000) == "2,861"
 
 
+def test_a_valuation_crash_after_the_import_keeps_the_rows_and_says_how_to_finish(
+    world, client, run_jobs, monkeypatch
+):
+    from territories import services
+
+    client.force_login(world.architect)
+    post_file(client, world.engagement, files.csv_bytes())
+    record = AccountImport.objects.get()
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(record.table().headers)}
+
+    def crash(**kwargs):
+        raise RuntimeError("the valuation ran out of memory")
+
+    monkeypatch.setattr(services, "accounts_revalue", crash)
+    with pytest.raises(RuntimeError), run_jobs():
+        client.post(url(world.engagement, f"{record.pk}/"), form)
+    record.refresh_from_db()
+    job = Job.objects.get()
+    # The import's state and its job's agree that something failed, and say what is stored.
+    assert job.status == Job.Status.FAILED and "out of memory" in job.error
+    assert record.job_id == job.pk
+    assert record.status == AccountImport.Status.NOT_VALUED
+    assert record.get_status_display() == "Imported; valuing failed"
+    assert (record.created_count, record.updated_count) == (3, 0)
+    assert "valuing them afterwards failed: the valuation ran out of memory" in record.message
+    assert "Re-value now" in record.message
+    assert Account.objects.filter(engagement=world.engagement).count() == 3
+    assert not Account.objects.filter(engagement=world.engagement, value__isnull=False).exists()
+    assert world.engagement.activity.filter(verb="accounts.valuation_failed").exists()
+    page = client.get(url(world.engagement, f"{record.pk}/")).content.decode()
+    assert 'id="import-revalue"' in page and "ran out of memory" in page
+
+    monkeypatch.undo()  # the valuation works again: "Re-value now" finishes the job
+    with run_jobs():
+        client.post(f"/engagements/{world.engagement.pk}/accounts/valuation/revalue/")
+    assert not Account.objects.filter(engagement=world.engagement, value__isnull=True).exists()
+    assert Job.objects.filter(status=Job.Status.SUCCEEDED).count() == 1
+
+
 def test_the_customer_approver_uploads_but_only_the_architect_imports(world, client):
     client.force_login(world.customer)
     post_file(client, world.engagement, files.csv_bytes())
