@@ -685,6 +685,45 @@ def account_import_create(
     return record
 
 
+def account_import_from_intake(*, engagement: Engagement, user: User | None) -> AccountImport:
+    """Start an import of the customer list the customer uploaded with the intake form.
+
+    The stored file is copied into a new import (the intake's copy stays as the customer sent
+    it) and goes through the normal flow: layout check, the mapping the architect confirms, the
+    job. The columns the intake check recognised as the customer name and the contract value
+    are proposed as Name and Contract value. ``ValidationError`` when there is no list, or the
+    file cannot be read as an account file.
+    """
+    from django.core.files import File
+
+    from engagements.services import intake_customer_list
+
+    source = intake_customer_list(engagement=engagement)
+    if source is None:
+        raise ValidationError("No customer list was uploaded with the intake form yet.")
+    with source.file.open("rb") as handle:
+        record = account_import_create(
+            engagement=engagement, upload=File(handle, name=source.original_name), user=user
+        )
+    mapping = dict(record.mapping)
+    for column, target in ((source.name_column, "name"), (source.value_column, "contract_value")):
+        if column in mapping and mapping[column] != target:
+            for header, other in mapping.items():
+                if other == target:  # each field is mapped from one column only
+                    mapping[header] = ingest.CUSTOM
+            mapping[column] = target
+    record.mapping = mapping
+    record.save(update_fields=["mapping"])
+    activity_record(
+        engagement=engagement,
+        actor=user,
+        verb="accounts.intake_list_taken",
+        summary=f"The intake form's customer list {source.original_name} is ready to import",
+        data={"import": record.pk, "intake_upload": source.pk},
+    )
+    return record
+
+
 def account_import_configure(
     *, account_import: AccountImport, mapping: dict[str, str], strict: bool
 ) -> AccountImport:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engagements.access import Capability, engagement_view
 from engagements.exports import csv_response
 from engagements.models import Engagement, Job
+from engagements.services import intake_customer_list
 from engagements.tracking import job_start
 from engagements.units import megabytes
 from territories import forms, jobs, services, tiers, valuation
@@ -181,9 +182,22 @@ def import_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             too_big=too_big,
             imports=imports,
             max_mb=megabytes(settings.MAX_UPLOAD_BYTES),
+            intake_list=intake_customer_list(engagement=engagement),
         ),
         status=status,
     )
+
+
+@engagement_view(Capability.EDIT)
+@require_POST
+def import_from_intake(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """One click: the intake form's customer list becomes an import awaiting its mapping."""
+    try:
+        record = services.account_import_from_intake(engagement=engagement, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("territories:import_list", engagement.pk)
+    return redirect("territories:import_detail", engagement.pk, record.pk)
 
 
 @require_http_methods(["GET", "POST"])

@@ -297,3 +297,112 @@ def test_the_customer_sees_the_columns_in_the_file_order(world, client):
     assert "the consultancy confirms the columns" in page
     positions = [page.index(f"<li>{header} → ") for header in files.HEADER]
     assert positions == sorted(positions)
+
+
+# --- The intake form's customer list, imported through the normal flow -------------------------
+
+INTAKE_LIST = (
+    "Account ID,Account name,ACV,Region\nA-1,Acme Analytics,120000,East\nA-9,Newco,50000,West\n"
+)
+
+
+def intake_upload(client, world, content=INTAKE_LIST):
+    client.force_login(world.customer)
+    response = client.post(
+        f"/engagements/{world.engagement.pk}/intake/upload/",
+        {"file": SimpleUploadedFile("customers.csv", content.encode(), "text/csv")},
+    )
+    assert response.status_code == 302
+    from engagements.models import IntakeUpload
+
+    return IntakeUpload.objects.get(engagement=world.engagement)
+
+
+def test_the_intake_customer_list_imports_in_one_click_through_mapping_and_job(
+    world, client, run_jobs
+):
+    make_account(world.engagement, external_id="A-1", name="Acme (CRM)", domain="acme.com")
+    source = intake_upload(client, world)
+    intake_bytes = source.file.open("rb").read()
+    client.force_login(world.architect)
+    page = client.get(url(world.engagement)).content.decode()
+    assert 'id="intake-list"' in page and "Import this list" in page
+    assert "customers.csv: 2 customers" in page
+
+    response = client.post(url(world.engagement, "from-intake/"))
+    record = AccountImport.objects.get(engagement=world.engagement)
+    assert response.status_code == 302
+    assert response.url == url(world.engagement, f"{record.pk}/")
+    assert record.status == AccountImport.Status.UPLOADED  # waiting for the mapping, as any file
+    assert record.original_name == "customers.csv" and record.uploaded_by == world.architect
+    assert record.mapping == {
+        "Account ID": "external_id",
+        "Account name": "name",
+        "ACV": "contract_value",
+        "Region": "__custom__",
+    }
+    assert Account.objects.get(external_id="A-1").contract_value is None  # nothing imported yet
+    assert "Confirm the columns" in client.get(response.url).content.decode()
+
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(record.table().headers)}
+    with run_jobs():
+        assert client.post(response.url, form).status_code == 302
+    record.refresh_from_db()
+    assert record.status == AccountImport.Status.IMPORTED, record.message
+    assert (record.created_count, record.updated_count) == (1, 1)
+    acme = Account.objects.get(engagement=world.engagement, external_id="A-1")
+    assert (acme.is_customer, acme.contract_value, acme.domain) == (True, 120000, "acme.com")
+    assert acme.custom == {"Region": "East"}
+    assert Account.objects.get(engagement=world.engagement, external_id="A-9").is_customer
+    assert Job.objects.get().status == Job.Status.SUCCEEDED
+    # The intake's own copy is untouched: the import works on its own copy.
+    source.refresh_from_db()
+    assert source.file.open("rb").read() == intake_bytes
+    assert record.file.name != source.file.name
+    assert world.engagement.activity.filter(verb="accounts.intake_list_taken").exists()
+
+
+def test_an_intake_list_without_account_ids_stops_at_the_mapping(world, client):
+    intake_upload(client, world, "Customer,Contract value\nSolo Ltd,5000\n")
+    client.force_login(world.architect)
+    response = client.post(url(world.engagement, "from-intake/"), follow=True)
+    record = AccountImport.objects.get()
+    page = response.content.decode()
+    assert "Confirm the columns" in page
+    form = {f"col_{i}": record.mapping[h] for i, h in enumerate(record.table().headers)}
+    assert form == {"col_0": "name", "col_1": "contract_value"}
+    response = client.post(url(world.engagement, f"{record.pk}/"), form)
+    assert response.status_code == 400
+    assert "No column is mapped to External id" in response.content.decode()
+    assert not Job.objects.exists() and not Account.objects.exists()
+
+
+def test_without_an_intake_list_there_is_no_button_and_nothing_is_created(world, client):
+    client.force_login(world.architect)
+    assert 'id="intake-list"' not in client.get(url(world.engagement)).content.decode()
+    response = client.post(url(world.engagement, "from-intake/"), follow=True)
+    assert "No customer list was uploaded with the intake form yet." in response.content.decode()
+    assert not AccountImport.objects.exists()
+
+
+def test_only_the_consultancy_imports_the_intake_list(world, client):
+    intake_upload(client, world)
+    client.force_login(world.customer)
+    page = client.get(url(world.engagement)).content.decode()
+    assert 'id="intake-list"' in page and "Import this list" not in page
+    assert client.post(url(world.engagement, "from-intake/")).status_code == 403
+    assert not AccountImport.objects.exists()
+
+
+def test_the_import_list_page_costs_the_same_queries_however_many_imports(
+    world, client, django_assert_num_queries
+):
+    intake_upload(client, world)
+    client.force_login(world.architect)
+    for _ in range(2):
+        post_file(client, world.engagement, files.csv_bytes())
+        post_file(client, world.engagement, files.csv_bytes())
+        # 6: session, user, engagement, the user's role on it, the intake's customer list,
+        # and the imports with their uploaders (one join).
+        with django_assert_num_queries(6):
+            assert client.get(url(world.engagement)).status_code == 200
