@@ -3,11 +3,23 @@
     .venv/bin/python bench/balancing.py                 # every scenario, one process each
     .venv/bin/python bench/balancing.py big whale       # some scenarios
     .venv/bin/python bench/balancing.py --json out.json # also write the rows as JSON
+    .venv/bin/python bench/balancing.py --scale 0.02 continuity growth  # a quick sanity run
 
 Each scenario runs in a fresh process so its peak memory (``ru_maxrss``) is its own. ``seconds``
 is the engine call alone (data generation excluded); ``peak MB`` is the whole process.
-The greedy baseline is "largest first to the lightest territory with room" (room: at most
-``ceil(n/K)`` atoms), the rule waterfalls of commercial planners in their simplest form.
+``--scale`` multiplies the atoms and territories of every scenario (the recorded figures are at 1).
+
+Greedy baselines, the rule waterfalls of commercial planners in their simplest form, side by
+side with the engine in every scenario:
+
+* greenfield: largest first to the lightest territory with room (room: at most ``ceil(n/K)``);
+* continuity: from the owners, on value, the heaviest territory gives its largest atom that
+  fits to the lightest, until every value is inside the band or nothing fits (the count goes
+  where the value takes it);
+* growth: one new territory at a time, on value, take the largest atom that fits from the
+  heaviest territory until the new one reaches the band's floor;
+* CTDP and clustered maps: the greenfield greedy (it ignores geography, so not contiguous).
+
 Results and the machine are recorded in ``docs/benchmarks.md``.
 """
 
@@ -33,6 +45,13 @@ import balancing_data as data  # noqa: E402
 from territories.balancing import Problem, balance, growth_cut, metrics_for  # noqa: E402
 from territories.balancing.geo import bisect, delaunay_edges  # noqa: E402
 
+# Multiplies atoms and territories (``--scale``); 1 for the recorded figures.
+SCALE = 1.0
+
+
+def sz(n: int, least: int = 2) -> int:
+    return max(least, round(n * SCALE))
+
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -57,6 +76,88 @@ def greedy(problem: Problem) -> np.ndarray:
         count[t] += 1
         heapq.heappush(heap, (load + key[i], t))
     return out
+
+
+class _Fill:
+    """Per territory, its atoms sorted by value, so the largest that fits is one searchsorted."""
+
+    def __init__(self, values: np.ndarray, assign: np.ndarray, k: int):
+        order = np.lexsort((values, assign))
+        cuts = np.searchsorted(assign[order], np.arange(k + 1))
+        self.ids = [order[cuts[t] : cuts[t + 1]] for t in range(k)]
+        self.vals = [values[i] for i in self.ids]
+
+    def take_largest(self, t: int, room: float) -> int:
+        """Remove and return the largest atom of ``t`` with value <= ``room``, or -1."""
+        pos = int(np.searchsorted(self.vals[t], room, side="right")) - 1
+        if pos < 0:
+            return -1
+        atom = int(self.ids[t][pos])
+        self.ids[t] = np.delete(self.ids[t], pos)
+        self.vals[t] = np.delete(self.vals[t], pos)
+        return atom
+
+
+def _value_col(problem: Problem) -> int:
+    return problem.value_measure if problem.value_measure is not None else problem.d - 1
+
+
+def greedy_continuity(problem: Problem, owner: np.ndarray, tolerance: float) -> np.ndarray:
+    """From ``owner``, on value (what a planner's waterfall balances): the heaviest territory
+    gives its largest atom that fits — neither the lightest above its ceiling nor itself below
+    its floor — to the lightest, until every value is inside the band or nothing fits. Other
+    measures (the count) go where the value takes them. An atom moves at most once."""
+    k = problem.territories
+    vc = _value_col(problem)
+    v = problem.measures[:, vc] / (problem.measures[:, vc].sum() / k)
+    assign = owner.copy()
+    load = np.bincount(assign, weights=v, minlength=k)
+    fill = _Fill(v, assign, k)
+    lo, hi = 1.0 - tolerance, 1.0 + tolerance
+    for _ in range(problem.n):
+        if np.abs(load - 1.0).max() <= tolerance:
+            break
+        h, light = int(np.argmax(load)), int(np.argmin(load))
+        atom = fill.take_largest(h, min(hi - load[light], load[h] - lo))
+        if atom < 0:
+            break
+        assign[atom] = light
+        load[h] -= v[atom]
+        load[light] += v[atom]
+    return assign
+
+
+def greedy_growth(
+    problem: Problem, start: np.ndarray, add: int, tolerance: float
+) -> tuple[np.ndarray, int]:
+    """One new territory at a time, on value: the heaviest territory gives its largest atom
+    that fits (the new one stays under its ceiling, the donor above its floor) until the new
+    one reaches the floor of the new mean. Returns the assignment and how many steps ended
+    with every territory inside the band on every measure (the count goes where value takes it).
+    """
+    k0 = problem.territories
+    k = k0 + add
+    vc = _value_col(problem)
+    u = problem.measures / (problem.measures.sum(axis=0) / k)  # normalised to the final mean
+    assign = start.copy()
+    load = np.zeros((k, problem.d))
+    np.add.at(load, assign, u)
+    fill = _Fill(u[:, vc], assign, k)
+    steps_ok = 0
+    for step in range(add):
+        new = k0 + step
+        mean = load[: new + 1].sum(axis=0) / (new + 1)
+        lo, hi = (1.0 - tolerance) * mean[vc], (1.0 + tolerance) * mean[vc]
+        while load[new, vc] < lo:
+            h = int(np.argmax(load[:k0, vc]))  # donors: the original territories
+            atom = fill.take_largest(h, min(hi - load[new, vc], load[h, vc] - lo))
+            if atom < 0:
+                break
+            assign[atom] = new
+            load[h] -= u[atom]
+            load[new] += u[atom]
+        steps_ok += bool(np.all(np.abs(load[: new + 1] / mean - 1.0) <= tolerance))
+    return assign, steps_ok
 
 
 def row(name: str, method: str, problem: Problem, metrics, seconds: float, **extra) -> dict:
@@ -106,27 +207,29 @@ def greenfield_pair(name: str, problem: Problem, tolerance: float = 0.10, **kw) 
 
 def scenario_big() -> list[dict]:
     """1,000,000 accounts into 500 territories, count + value (log-normal, sigma 1.5)."""
-    v = data.lognormal_values(1_000_000, seed=1)
-    return greenfield_pair("big-lognormal", Problem(data.count_value(v), ("count", "value"), 500))
+    v = data.lognormal_values(sz(1_000_000), seed=1)
+    return greenfield_pair(
+        "big-lognormal", Problem(data.count_value(v), ("count", "value"), sz(500))
+    )
 
 
 def scenario_big_pareto() -> list[dict]:
     """1,000,000 accounts into 500 territories, count + value (Pareto 80/20)."""
-    v = data.pareto_values(1_000_000, seed=2)
-    return greenfield_pair("big-pareto", Problem(data.count_value(v), ("count", "value"), 500))
+    v = data.pareto_values(sz(1_000_000), seed=2)
+    return greenfield_pair("big-pareto", Problem(data.count_value(v), ("count", "value"), sz(500)))
 
 
 def scenario_whale() -> list[dict]:
     """100,000 accounts into 200, Pareto alpha 1.05: whales bigger than a territory's mean."""
-    v = data.pareto_values(100_000, seed=3, alpha=1.05)
-    return greenfield_pair("whale", Problem(data.count_value(v), ("count", "value"), 200))
+    v = data.pareto_values(sz(100_000), seed=3, alpha=1.05)
+    return greenfield_pair("whale", Problem(data.count_value(v), ("count", "value"), sz(200)))
 
 
 def scenario_three() -> list[dict]:
     """10,000 atoms into 160, three measures (CTDP measures), no geography: run to the end, and
     with a 3-second limit."""
-    _, w = data.ctdp(10_000, seed=4)
-    p = Problem(w, ("customers", "demand", "workload"), 160)
+    _, w = data.ctdp(sz(10_000), seed=4)
+    p = Problem(w, ("customers", "demand", "workload"), sz(160))
     rows = greenfield_pair("three-measures", p)
     t0 = time.perf_counter()
     r = balance(p, time_limit=3.0)
@@ -137,29 +240,45 @@ def scenario_three() -> list[dict]:
 
 def scenario_continuity() -> list[dict]:
     """1,000,000 accounts, 500 drifted territories, rebalance to ±5 % with the fewest moves."""
-    v = data.lognormal_values(1_000_000, seed=5)
-    owner = data.drifted_owners(1_000_000, 500, seed=5)
-    p = Problem(data.count_value(v), ("count", "value"), 500, owner=owner)
+    n, k = sz(1_000_000), sz(500)
+    v = data.lognormal_values(n, seed=5)
+    owner = data.drifted_owners(n, k, seed=5)
+    p = Problem(data.count_value(v), ("count", "value"), k, owner=owner)
     t0 = time.perf_counter()
     result = balance(p, tolerance=0.05)
     t1 = time.perf_counter()
     before = metrics_for(p, owner, tolerance=0.05, bounds=result.bounds)
+    t2 = time.perf_counter()
+    g = greedy_continuity(p, owner, 0.05)
+    t3 = time.perf_counter()
     return [
         row("continuity", "engine", p, result.metrics, t1 - t0),
+        row(
+            "continuity",
+            "greedy",
+            p,
+            metrics_for(p, g, tolerance=0.05, bounds=result.bounds),
+            t3 - t2,
+        ),
         row("continuity", "start (drifted)", p, before, 0.0),
     ]
 
 
 def scenario_growth() -> list[dict]:
     """1,000,000 accounts, 500 balanced territories grow to 550, ±5 % after every cut."""
-    v = data.lognormal_values(1_000_000, seed=6)
-    p = Problem(data.count_value(v), ("count", "value"), 500)
+    n, k, add = sz(1_000_000), sz(500), sz(50, least=1)
+    v = data.lognormal_values(n, seed=6)
+    p = Problem(data.count_value(v), ("count", "value"), k)
     start = balance(p).assignment
     t0 = time.perf_counter()
-    result = growth_cut(p, start, add=50, tolerance=0.05)
+    result = growth_cut(p, start, add=add, tolerance=0.05)
     t1 = time.perf_counter()
     steps_ok = sum(s.within_tolerance for s in result.steps)
     worst = max(max(s.max_dev_pct.values()) for s in result.steps)
+    t2 = time.perf_counter()
+    g, g_ok = greedy_growth(p, start, add, 0.05)
+    t3 = time.perf_counter()
+    gm = metrics_for(result.problem, g, tolerance=0.05, bounds=result.bounds)
     return [
         row(
             "growth",
@@ -169,7 +288,15 @@ def scenario_growth() -> list[dict]:
             t1 - t0,
             steps_within_tolerance=f"{steps_ok}/{len(result.steps)}",
             worst_step_max_dev_pct=round(worst, 3),
-        )
+        ),
+        row(
+            "growth",
+            "greedy",
+            result.problem,
+            gm,
+            t3 - t2,
+            steps_within_tolerance=f"{g_ok}/{add}",
+        ),
     ]
 
 
@@ -180,8 +307,21 @@ def _contiguous(name: str, n: int, k: int, seed: int) -> list[dict]:
     result = balance(p, tolerance=0.05, contiguous=True, seed=seed)
     t1 = time.perf_counter()
     rows = [row(name, "engine", result.problem, result.metrics, t1 - t0, notes=list(result.notes))]
-    # Baseline: the compact recursive bisection the search starts from (before the search).
+    # Baselines: the greedy (blind to the map), and the compact recursive bisection the search
+    # starts from (before the search).
     gp = result.problem
+    t0 = time.perf_counter()
+    g = greedy(p)
+    t1 = time.perf_counter()
+    rows.append(
+        row(
+            name,
+            "greedy (not contiguous)",
+            gp,
+            metrics_for(gp, g, tolerance=0.05, bounds=result.bounds),
+            t1 - t0,
+        )
+    )
     t0 = time.perf_counter()
     b = bisect(coords, (w / w.mean(axis=0)).sum(axis=1), k)
     t1 = time.perf_counter()
@@ -191,19 +331,22 @@ def _contiguous(name: str, n: int, k: int, seed: int) -> list[dict]:
 
 def scenario_ctdp_500() -> list[dict]:
     """CTDP-like: 500 points into 10 contiguous territories, three measures within ±5 %."""
-    return _contiguous("ctdp-500", 500, 10, 7)
+    return _contiguous("ctdp-500", sz(500), sz(10), 7)
 
 
 def scenario_ctdp_10k() -> list[dict]:
     """CTDP-like: 10,000 points into 160 contiguous territories, three measures within ±5 %."""
-    return _contiguous("ctdp-10k", 10_000, 160, 8)
+    return _contiguous("ctdp-10k", sz(10_000), sz(160), 8)
 
 
 def scenario_clustered() -> list[dict]:
     """20,000 accounts in clustered metros into 50 contiguous territories, count + value ±10 %."""
-    pts = data.clustered_points(20_000, seed=9)
-    v = data.lognormal_values(20_000, seed=9, sigma=1.0)
-    p = Problem(data.count_value(v), ("count", "value"), 50, coords=pts, edges=delaunay_edges(pts))
+    n = sz(20_000)
+    pts = data.clustered_points(n, seed=9)
+    v = data.lognormal_values(n, seed=9, sigma=1.0)
+    p = Problem(
+        data.count_value(v), ("count", "value"), sz(50), coords=pts, edges=delaunay_edges(pts)
+    )
     t0 = time.perf_counter()
     result = balance(p, tolerance=0.10, contiguous=True, seed=9)
     t1 = time.perf_counter()
@@ -267,7 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", help="write the rows to this file")
     ap.add_argument("--inline", action="store_true", help="run in this process (no fresh process)")
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="multiply atoms and territories (sanity runs)"
+    )
     args = ap.parse_args(argv)
+    global SCALE
+    SCALE = args.scale
     names = args.scenarios or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -278,7 +426,16 @@ def main(argv: list[str] | None = None) -> int:
             new = SCENARIOS[name]()
         else:
             done = subprocess.run(
-                [sys.executable, __file__, "--inline", "--json", "-", name],
+                [
+                    sys.executable,
+                    __file__,
+                    "--inline",
+                    "--scale",
+                    str(args.scale),
+                    "--json",
+                    "-",
+                    name,
+                ],
                 capture_output=True,
                 text=True,
                 check=True,

@@ -20,6 +20,7 @@ from engagements.models import (
     User,
 )
 from engagements.playbook import weights_problem
+from engagements.units import megabytes
 
 
 def _normal_name(name: str) -> str:
@@ -506,7 +507,7 @@ class CustomerListUploadForm(forms.Form):
         limit = min(settings.MAX_UPLOAD_BYTES, 20 * 1024 * 1024)
         if upload.size > limit:
             raise forms.ValidationError(
-                f"The file is {upload.size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB."
+                f"The file is {megabytes(upload.size)} MB; the limit is {megabytes(limit)} MB."
             )
         if not upload.name.lower().endswith((".csv", ".xlsx")):
             raise forms.ValidationError("Upload a .csv or .xlsx file.")

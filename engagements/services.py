@@ -361,6 +361,28 @@ def assumptions_for(
     return qs.order_by("category", "key")
 
 
+# Checks of a corrected value, by key prefix, provided by the app that reads those keys
+# (territories: the valuation parameters). A check returns the problems, one sentence each.
+ValueCheck = Callable[[str, Any], list[str]]
+_VALUE_CHECKS: dict[str, ValueCheck] = {}
+
+
+def assumption_value_check(prefix: str, check: ValueCheck) -> None:
+    """Register ``check(key, value)`` for corrections of assumptions whose key starts with
+    ``prefix`` (called from an app's ``ready``)."""
+    _VALUE_CHECKS[prefix] = check
+
+
+def assumption_value_problems(*, key: str, value: Any) -> list[str]:
+    """What the checks registered for ``key`` find wrong with ``value`` (empty: usable)."""
+    return [
+        problem
+        for prefix, check in _VALUE_CHECKS.items()
+        if key.startswith(prefix)
+        for problem in check(key, value)
+    ]
+
+
 class AssumptionDecision:
     CONFIRM = "confirm"
     CORRECT = "correct"
@@ -401,6 +423,9 @@ def assumption_decide(
     elif decision == AssumptionDecision.CORRECT:
         if value is _MISSING:
             raise ValidationError("A correction needs the corrected value.")
+        problems = assumption_value_problems(key=assumption.key, value=_json_normal(value))
+        if problems:
+            raise ValidationError(problems)
         assumption.correct(by=actor, meeting=meeting, value=_json_normal(value), note=note)
     elif decision == AssumptionDecision.REJECT:
         assumption.reject(by=actor, meeting=meeting, note=note)

@@ -8,6 +8,7 @@ import re
 from django import forms
 from django.conf import settings
 
+from engagements.units import megabytes
 from routing import engine
 from routing.models import QACase, TerritoryRecord
 from territories import geo
@@ -391,8 +392,8 @@ class UploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > settings.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(
-                f"The file is {upload.size / 1e6:,.1f} MB, over the "
-                f"{settings.MAX_UPLOAD_BYTES / 1e6:,.0f} MB limit."
+                f"The file is {megabytes(upload.size)} MB, over the "
+                f"{megabytes(settings.MAX_UPLOAD_BYTES)} MB limit."
             )
         return upload
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from engagements.exports import csv_write, xlsx_write
 from engagements.models import Engagement, User
 from engagements.services import activity_record, signoff_publish
+from engagements.units import megabytes
 from routing import engine, qa, salesforce, tables
 from routing.models import (
     NamedAccountOverride,
@@ -1147,8 +1148,8 @@ def batch_create(*, engagement: Engagement, upload, user: User | None):
 
     if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
         raise ValidationError(
-            f"The file is {upload.size / 1e6:,.1f} MB, over the "
-            f"{settings.MAX_UPLOAD_BYTES / 1e6:,.0f} MB upload limit."
+            f"The file is {megabytes(upload.size)} MB, over the "
+            f"{megabytes(settings.MAX_UPLOAD_BYTES)} MB upload limit."
         )
 
     batch = RoutingBatch(
@@ -1266,7 +1267,7 @@ def audit_create(
     if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
         raise ValidationError(
             {
-                "file": f"The file is {upload.size / 1e6:,.1f} MB, over the {settings.MAX_UPLOAD_BYTES / 1e6:,.0f} MB upload limit."
+                "file": f"The file is {megabytes(upload.size)} MB, over the {megabytes(settings.MAX_UPLOAD_BYTES)} MB upload limit."
             }
         )
     audit = RoutingAudit(

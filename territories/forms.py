@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from engagements.units import megabytes
 from territories import coverage, ingest, segments, tiers, valuation
 from territories.models import CapacitySettings, PlannedHire, Rep, ValuationSettings
 
@@ -33,7 +34,7 @@ class AccountUploadForm(forms.Form):
         limit = settings.MAX_UPLOAD_BYTES
         if upload.size > limit:
             raise ValidationError(
-                f"The file is {upload.size / 1e6:,.1f} MB, over the {limit / 1e6:,.0f} MB "
+                f"The file is {megabytes(upload.size)} MB, over the {megabytes(limit)} MB "
                 "upload limit."
             )
         suffix = PurePosixPath(upload.name.lower()).suffix
@@ -185,12 +186,12 @@ class ValuationSettingsForm(forms.ModelForm):
             "scale_basis": "Scaled method: value",
         }
         help_texts = {
-            "hedge_factor": "Above 0, at most 1: a prospect is worth this share of the benchmark.",
+            "hedge_factor": "Above 0, below 1: a prospect is worth this share of the benchmark.",
             "expansion_factor": "0.2 = customers are worth their ACV plus 20 %.",
             "min_customers": "Fewer customers in a segment × tier: the segment's figure is used.",
         }
         widgets = {
-            "hedge_factor": forms.NumberInput(attrs={"step": "0.05", "min": "0.05", "max": "1"}),
+            "hedge_factor": forms.NumberInput(attrs={"step": "0.05", "min": "0.05", "max": "0.95"}),
             "expansion_factor": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "10"}),
         }
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import column_index_from_string, get_column_letter
 
+from engagements.units import megabytes
 from territories.geo import normalize_state
 from territories.quality import STANDARD_FIELDS
 
@@ -257,8 +258,8 @@ def check_zip(path: Path, *, max_uncompressed: int) -> zipfile.ZipFile:
     if declared > max_uncompressed:
         archive.close()
         raise FileRejected(
-            f"The workbook would expand to {declared / 1e6:,.0f} MB when opened, over the "
-            f"{max_uncompressed / 1e6:,.0f} MB limit (a zip bomb, or a sheet far larger than an "
+            f"The workbook would expand to {megabytes(declared)} MB when opened, over the "
+            f"{megabytes(max_uncompressed)} MB limit (a zip bomb, or a sheet far larger than an "
             "account list). Split it or save it as CSV."
         )
     return archive
@@ -382,7 +383,7 @@ def inspect_file(
     size = path.stat().st_size
     if size > max_bytes:
         raise FileRejected(
-            f"The file is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:,.0f} MB upload limit."
+            f"The file is {megabytes(size)} MB, over the {megabytes(max_bytes)} MB upload limit."
         )
     if size == 0:
         raise FileRejected("The file is empty.")

@@ -27,7 +27,9 @@ def account_import_run(job: Job) -> dict:
             account_import=record, user=job.created_by, job=job, progress=job.report
         )
     except Exception as exc:
-        record.mark_failed(f"The import stopped with an error: {exc}")
+        record.refresh_from_db()
+        if not record.is_finished:  # it stopped before or inside the write: nothing is stored
+            record.mark_failed(f"The import stopped with an error: {exc}")
         raise
     return {
         "import": record.pk,

@@ -97,10 +97,13 @@ class AccountImport(models.Model):
         RUNNING = "running", "Importing"
         IMPORTED = "imported", "Imported"
         PARTIAL = "partial", "Imported; some rows rejected"
+        # The rows are stored (their transaction committed) but the re-valuation after it
+        # failed, as did the job: the accounts keep their previous values until re-valued.
+        NOT_VALUED = "not_valued", "Imported; valuing failed"
         REJECTED = "rejected", "Rejected; nothing imported"
         FAILED = "failed", "Failed; nothing imported"
 
-    FINISHED = (Status.IMPORTED, Status.PARTIAL, Status.REJECTED, Status.FAILED)
+    FINISHED = (Status.IMPORTED, Status.PARTIAL, Status.NOT_VALUED, Status.REJECTED, Status.FAILED)
     ERRORS_SHOWN = 200  # errors kept on the row for the page; all of them are in errors_file
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="imports")
@@ -147,7 +150,12 @@ class AccountImport(models.Model):
 
     @property
     def can_run(self) -> bool:
-        return self.status in (self.Status.UPLOADED, self.Status.REJECTED, self.Status.FAILED)
+        return self.status in (
+            self.Status.UPLOADED,
+            self.Status.REJECTED,
+            self.Status.FAILED,
+            self.Status.NOT_VALUED,
+        )
 
     def table(self):
         from territories.ingest import TableFile

@@ -31,6 +31,7 @@ from engagements.services import (
     signoff_latest,
     signoff_publish,
 )
+from engagements.units import megabytes
 from territories import coverage, ingest, segments, tiers, valuation
 from territories.hierarchy import HierarchySpec
 from territories.models import (
@@ -256,6 +257,19 @@ CAPACITY_KEY = "coverage.capacity"
 BLOCKING_KEYS = frozenset({SEGMENTS_KEY, TIER_KEYS["T1"], VALUATION_KEYS["method"]})
 ICP_SUBJECT = "icp_matrix"
 METHODOLOGY_SUBJECT = "valuation_methodology"
+
+
+def valuation_correction_problems(key: str, value: Any) -> list[str]:
+    """A corrected valuation parameter from the register (``valuation.<name>``), checked the way
+    the settings form checks it; registered with ``assumption_value_check`` in ``apps.py``."""
+    name = key.removeprefix("valuation.")
+    if name not in VALUATION_KEYS:
+        return []
+    base = valuation.ValuationParams().as_dict()
+    try:
+        return valuation.ValuationParams(**{**base, name: value}).problems()
+    except (TypeError, ValueError, AttributeError) as exc:
+        return [f"{name.replace('_', ' ').capitalize()}: {exc}"]
 
 
 def _register_rows(engagement: Engagement) -> dict[str, Assumption]:
@@ -637,8 +651,8 @@ def account_import_create(
     """
     if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
         raise ValidationError(
-            f"The file is {upload.size / 1e6:,.1f} MB, over the "
-            f"{settings.MAX_UPLOAD_BYTES / 1e6:,.0f} MB upload limit."
+            f"The file is {megabytes(upload.size)} MB, over the "
+            f"{megabytes(settings.MAX_UPLOAD_BYTES)} MB upload limit."
         )
     record = AccountImport(
         engagement=engagement,
@@ -667,6 +681,45 @@ def account_import_create(
         verb="accounts.uploaded",
         summary=f"Uploaded account file {record.original_name}",
         data={"import": record.pk},
+    )
+    return record
+
+
+def account_import_from_intake(*, engagement: Engagement, user: User | None) -> AccountImport:
+    """Start an import of the customer list the customer uploaded with the intake form.
+
+    The stored file is copied into a new import (the intake's copy stays as the customer sent
+    it) and goes through the normal flow: layout check, the mapping the architect confirms, the
+    job. The columns the intake check recognised as the customer name and the contract value
+    are proposed as Name and Contract value. ``ValidationError`` when there is no list, or the
+    file cannot be read as an account file.
+    """
+    from django.core.files import File
+
+    from engagements.services import intake_customer_list
+
+    source = intake_customer_list(engagement=engagement)
+    if source is None:
+        raise ValidationError("No customer list was uploaded with the intake form yet.")
+    with source.file.open("rb") as handle:
+        record = account_import_create(
+            engagement=engagement, upload=File(handle, name=source.original_name), user=user
+        )
+    mapping = dict(record.mapping)
+    for column, target in ((source.name_column, "name"), (source.value_column, "contract_value")):
+        if column in mapping and mapping[column] != target:
+            for header, other in mapping.items():
+                if other == target:  # each field is mapped from one column only
+                    mapping[header] = ingest.CUSTOM
+            mapping[column] = target
+    record.mapping = mapping
+    record.save(update_fields=["mapping"])
+    activity_record(
+        engagement=engagement,
+        actor=user,
+        verb="accounts.intake_list_taken",
+        summary=f"The intake form's customer list {source.original_name} is ready to import",
+        data={"import": record.pk, "intake_upload": source.pk},
     )
     return record
 
@@ -785,12 +838,33 @@ def account_import_run(
         )
     if revalue:
         progress(65, "Valuing the universe")
-        accounts_revalue(
-            engagement=engagement,
-            job=job,
-            progress=lambda p, m: progress(65 + p * 0.33, m),
-            with_quality=True,
-        )
+        try:
+            accounts_revalue(
+                engagement=engagement,
+                job=job,
+                progress=lambda p, m: progress(65 + p * 0.33, m),
+                with_quality=True,
+            )
+        except Exception as exc:
+            # The rows are committed: say so, and how to finish, then let the job fail too.
+            reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
+            record.status = AccountImport.Status.NOT_VALUED
+            record.message = (
+                f"The accounts were imported ({created:,} new, {updated:,} updated"
+                + (f", {record.rows_rejected:,} rows rejected" if errors else "")
+                + f"), but valuing them afterwards failed: {reason}. The imported accounts are "
+                "stored with their previous values (new ones have none yet): use “Re-value now” "
+                "on the Valuation page, or run this import again."
+            )
+            record.save(update_fields=["status", "message"])
+            activity_record(
+                engagement=engagement,
+                actor=user,
+                verb="accounts.valuation_failed",
+                summary=f"Imported {record.original_name}, but valuing the accounts failed",
+                data={"import": record.pk},
+            )
+            raise
     return record
 
 

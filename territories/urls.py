@@ -17,6 +17,7 @@ urlpatterns = [
     path("quality/", views.data_quality, name="data_quality"),
     # .../accounts/imports/...
     path("imports/", views.import_list, name="import_list"),
+    path("imports/from-intake/", views.import_from_intake, name="import_from_intake"),
     path("imports/<int:import_pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:import_pk>/errors.csv", views.import_errors_csv, name="import_errors_csv"),
     # .../accounts/tiers/...

@@ -68,9 +68,21 @@ class ValuationParams:
             problems.append(
                 f"Statistic must be one of {', '.join(STATISTICS)}, not “{self.statistic}”."
             )
-        if not (0 < self.hedge_factor <= 1):
+        not_numbers = [
+            f"{label} must be a number, not “{number}”."
+            for label, number in (
+                ("Hedge factor", self.hedge_factor),
+                ("Expansion factor", self.expansion_factor),
+                ("Minimum customers per benchmark", self.min_customers),
+            )
+            if isinstance(number, bool) or not isinstance(number, (int, float))
+        ]
+        if not_numbers:
+            return problems + not_numbers
+        if not (0 < self.hedge_factor < 1):
             problems.append(
-                f"Hedge factor must be above 0 and at most 1, not {self.hedge_factor:g}."
+                f"Hedge factor must be above 0 and below 1 (a prospect is worth less than a "
+                f"customer), not {self.hedge_factor:g}."
             )
         if not (0 <= self.expansion_factor <= 10):
             problems.append(

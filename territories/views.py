@@ -18,7 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engagements.access import Capability, engagement_view
 from engagements.exports import csv_response
 from engagements.models import Engagement, Job
+from engagements.services import intake_customer_list
 from engagements.tracking import job_start
+from engagements.units import megabytes
 from territories import forms, jobs, services, tiers, valuation
 from territories.models import (
     Account,
@@ -154,8 +156,8 @@ def import_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         # Checked before Django reads the body, so an oversized upload is never written to disk.
         if declared > settings.MAX_UPLOAD_BYTES + 64 * 1024:
             too_big = (
-                f"The upload is {declared / 1e6:,.1f} MB, over the "
-                f"{settings.MAX_UPLOAD_BYTES / 1e6:,.0f} MB limit."
+                f"The upload is {megabytes(declared)} MB, over the "
+                f"{megabytes(settings.MAX_UPLOAD_BYTES)} MB limit."
             )
             status = 413
         else:
@@ -179,10 +181,23 @@ def import_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             form=form,
             too_big=too_big,
             imports=imports,
-            max_mb=settings.MAX_UPLOAD_BYTES // 2**20,
+            max_mb=megabytes(settings.MAX_UPLOAD_BYTES),
+            intake_list=intake_customer_list(engagement=engagement),
         ),
         status=status,
     )
+
+
+@engagement_view(Capability.EDIT)
+@require_POST
+def import_from_intake(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """One click: the intake form's customer list becomes an import awaiting its mapping."""
+    try:
+        record = services.account_import_from_intake(engagement=engagement, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("territories:import_list", engagement.pk)
+    return redirect("territories:import_detail", engagement.pk, record.pk)
 
 
 @require_http_methods(["GET", "POST"])

@@ -244,7 +244,14 @@ def _account_import(w, client, case, data, run_jobs) -> str:  # noqa: F811
     record = AccountImport.objects.exclude(pk__in=before).get()
     form = {f"col_{i}": record.mapping[h] for i, h in enumerate(record.table().headers)}
     with run_jobs():
-        assert client.post(f"{base}{record.pk}/", form).status_code == 302
+        confirmed = client.post(f"{base}{record.pk}/", form)
+    if confirmed.status_code == 400:
+        # The layout cannot be imported (a required column is missing): the mapping form says
+        # so and no job starts.
+        record.refresh_from_db()
+        assert record.status == AccountImport.Status.UPLOADED and record.job_id is None
+        return _text(confirmed), _form_errors(confirmed)
+    assert confirmed.status_code == 302, confirmed.status_code
     record.refresh_from_db()
     assert record.status in (AccountImport.Status.REJECTED, AccountImport.Status.FAILED), (
         f"{case}: the import ended {record.status}"

@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
     "engagements/chain.py",
+    "engagements/units.py",
     "engagements/customer_list.py",
     "engagements/lifecycle.py",
     "engagements/playbook.py",

@@ -15,6 +15,7 @@ from engagements import services
 from engagements.access import Capability, engagement_view
 from engagements.forms import CustomerListUploadForm, IntakeFormForm, ReasonForm
 from engagements.models import Engagement, IntakeForm
+from engagements.units import MB, megabytes
 
 
 def _intake(engagement: Engagement) -> IntakeForm:
@@ -36,7 +37,7 @@ def _context(engagement: Engagement, intake: IntakeForm, form: IntakeFormForm, *
         "progress": services.intake_progress(intake=intake),
         "uploads": engagement.intake_uploads.select_related("uploaded_by"),
         "upload_form": CustomerListUploadForm(),
-        "max_upload_mb": min(settings.MAX_UPLOAD_BYTES, 20 * 1024 * 1024) // (1024 * 1024),
+        "max_upload_mb": megabytes(min(settings.MAX_UPLOAD_BYTES, 20 * MB)),
         **extra,
     }
 

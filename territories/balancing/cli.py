@@ -22,6 +22,33 @@ from territories.balancing.io import InputError, problem_from_table, read_table
 from territories.balancing.model import BalancingError, Result
 
 EXIT_BAD_INPUT = 2
+# Top-level keys of the --json object besides one per measure (``summarise``): a measure column
+# with one of these names would overwrite it, so it is refused.
+RESERVED_KEYS = frozenset(
+    {
+        "atoms",
+        "territories",
+        "tolerance",
+        "optimal",
+        "within_tolerance",
+        "max_share_pct",
+        "min_feasible_share_pct",
+        "moved_atoms",
+        "moved_value_pct",
+        "moves_lower_bound",
+        "moves_ratio",
+        "contiguous_territories",
+        "seconds",
+        "proven_optimal",
+        "method",
+        "measures",
+        "notes",
+        "segments",
+        "growth_steps",
+    }
+)
+# A text cell starting with one of these is a live formula (or becomes one) in a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,8 +138,15 @@ def _run(argv: list[str], out: TextIO) -> int:
             raise InputError(f"--max-share: {args.max_share!r} is not a percentage") from exc
         if not 0 < max_share <= 1:
             raise InputError(f"--max-share must be a percentage in (0, 100] (got {args.max_share})")
+    measures = [m.strip() for m in args.measures.split(",") if m.strip()]
+    clash = [m for m in measures if m in RESERVED_KEYS]
+    if clash:
+        raise InputError(
+            f"measure column {clash[0]!r} has the name of a reported figure; rename the column "
+            f"(reserved: {', '.join(sorted(RESERVED_KEYS))})"
+        )
     df = read_table(args.file)
-    adjacency = read_table(args.adjacency) if args.adjacency else None
+    adjacency = read_table(args.adjacency, header=False) if args.adjacency else None
     lat, lon = args.lat_column, args.lon_column
     if args.contiguous and not (args.x_column or lat or args.adjacency):
         # Convenience: the usual latitude/longitude headers need no flags.
@@ -123,7 +157,7 @@ def _run(argv: list[str], out: TextIO) -> int:
     table = problem_from_table(
         df,
         territories=args.territories,
-        measures=[m.strip() for m in args.measures.split(",") if m.strip()],
+        measures=measures,
         id_column=args.id_column,
         owner_column=args.owner_column,
         lock_column=args.lock_column,
@@ -136,6 +170,11 @@ def _run(argv: list[str], out: TextIO) -> int:
         adjacency=adjacency,
     )
     problem = table.problem
+    if args.add_territories and max_share is not None:
+        raise InputError(
+            "--max-share with --add-territories is not supported: a growth cut only moves "
+            "atoms into the new territories, so it cannot enforce the cap"
+        )
     if args.add_territories and args.contiguous:
         raise InputError(
             "--add-territories with --contiguous is not supported: cuts are not contiguous yet"
@@ -219,9 +258,9 @@ def write_assignment(
 
 
 def _safe_cell(text: str) -> str:
-    # A cell starting with = + - @ becomes a live formula in a spreadsheet: neutralise it.
+    # Same rule as engagements.exports.safe_cell (not imported: this package has no Django).
     text = str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def summarise(result: Result) -> dict:

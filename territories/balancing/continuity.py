@@ -71,6 +71,7 @@ def solve_continuity(
             contiguous=contiguous,
             rng=rng,
             deadline=deadline,
+            home=np.where(fixed >= 0, fixed, start),
         )
         return SegmentRun(a, False, "boundary moves from current owners")
     lo = 1.0 - tolerance * (1 - INSIDE)

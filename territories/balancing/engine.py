@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from territories.balancing.bounds import problem_bounds
+from territories.balancing.cap import enforce_cap
 from territories.balancing.continuity import solve_continuity
 from territories.balancing.geo import adjacency_for, connect_edges, solve_geo
 from territories.balancing.greenfield import solve_greenfield
@@ -42,9 +43,10 @@ def balance(
         problem: the atoms, measures, seats and optional owners/locks/geography.
         tolerance: half-width of the band around the segment mean, as a fraction (0.10 = ±10 %).
             Greenfield runs go past it to the lower bound; continuity runs stop inside it.
-        max_share: concentration cap — no atom above this fraction of its territory's value;
-            when impossible the run uses what it can and ``metrics.min_feasible_share_pct``
-            says the smallest feasible cap.
+        max_share: concentration cap — no atom above this fraction of its territory's value,
+            in every mode (continuity and geography runs repair it after the run, inside the
+            band: ``cap.enforce_cap``); when impossible the run uses what it can, says so in
+            ``notes``, and ``metrics.min_feasible_share_pct`` gives the smallest feasible cap.
         seed: seed of every random choice (``numpy.random.default_rng(seed)``): same inputs and
             seed, same assignment.
         time_limit: wall-clock budget in seconds (default 120); the run returns its best so far.
@@ -139,6 +141,19 @@ def balance(
                 rng=rng,
                 deadline=seg_deadline,
             )
+        if max_share is not None and (mode == "continuity" or geo):
+            run = _capped(
+                run,
+                w,
+                k,
+                problem.value_measure,
+                max_share,
+                tolerance,
+                fixed,
+                _local_edges(problem.edges, idx) if geo else None,
+                contiguous,
+                seg_deadline,
+            )
         if time.monotonic() >= seg_deadline:
             notes.append(
                 "stopped at the time limit: the result is the best found so far and may differ "
@@ -173,6 +188,36 @@ def balance(
         method="; ".join(sorted(set(methods))),
         proven_optimal=proven,
         notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _capped(run, w, k, value_col, cap, tolerance, fixed, edges, contiguous, deadline):
+    """Continuity and geography runs: the concentration cap as a repair after the run
+    (``cap.enforce_cap``); greenfield without geography applies it itself."""
+    tot = w.sum(axis=0)
+    cols = np.flatnonzero(tot > 0)
+    if value_col not in cols:
+        return run
+    u = w[:, cols] / (tot[cols] / k)
+    assign, note = enforce_cap(
+        u,
+        run.assign,
+        k,
+        cap=cap,
+        value=int(np.flatnonzero(cols == value_col)[0]),
+        tolerance=tolerance,
+        movable=fixed < 0,
+        edges=edges,
+        contiguous=contiguous,
+        deadline=deadline + 5.0,
+    )
+    if np.array_equal(assign, run.assign) and not note:
+        return run
+    return replace(
+        run,
+        assign=assign,
+        method=run.method + " + concentration cap",
+        notes=run.notes + ((note,) if note else ()),
     )
 
 

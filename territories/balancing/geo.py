@@ -210,25 +210,166 @@ def repair_geo(
     contiguous: bool,
     rng: np.random.Generator,
     deadline: float,
+    home: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Continuity with geography: boundary moves from the current owners until inside the band."""
+    """Continuity with geography: boundary moves from the current owners until inside the band.
+
+    ``home`` ``(n,)`` is each atom's current owner (``-1``: none); moves back home are free, so
+    they are preferred. Three phases: moves that shrink the band violation (home first, then
+    atoms already moved, then new moves); if still outside, the balancing boundary search
+    stopping at the band; then atoms go back home wherever both territories stay in the band.
+    """
     n = u.shape[0]
     edges = connect_edges(edges, n)
+    home = assign.copy() if home is None else home
     if contiguous:
         assign = make_contiguous(assign, edges, k, np.where(movable, -1, assign))
-    return _search(
+    nbrs = _adjacency_lists(edges, n)
+    assign = _toward_band(
         u,
         assign,
         k,
         edges=edges,
+        nbrs=nbrs,
+        home=home,
         movable=movable,
         tolerance=tolerance,
-        aim=1.0,
         contiguous=contiguous,
         deadline=deadline,
-        rng=rng,
-        stop_at_band=True,
     )
+    dev = _deviations(u, assign, k)
+    if np.abs(dev).max() > tolerance * (1 - 1e-9):
+        assign = _search(
+            u,
+            assign,
+            k,
+            edges=edges,
+            movable=movable,
+            tolerance=tolerance,
+            aim=1.0,
+            contiguous=contiguous,
+            deadline=deadline,
+            rng=rng,
+            stop_at_band=True,
+        )
+    return _send_home(
+        u,
+        assign,
+        k,
+        nbrs=nbrs,
+        home=home,
+        movable=movable,
+        tolerance=tolerance,
+        contiguous=contiguous,
+    )
+
+
+def _deviations(u: np.ndarray, assign: np.ndarray, k: int) -> np.ndarray:
+    dev = np.zeros((k, u.shape[1]))
+    np.add.at(dev, assign, u)
+    return dev - 1.0
+
+
+def _violation(x: np.ndarray, band: float) -> np.ndarray:
+    """Squared excess of deviations over the band, summed over the last axis."""
+    e = np.maximum(np.abs(x) - band, 0.0)
+    return (e * e).sum(axis=-1)
+
+
+def _toward_band(u, assign, k, *, edges, nbrs, home, movable, tolerance, contiguous, deadline):
+    """Boundary moves that lower the total squared band violation, fewest moves first.
+
+    Each round lists every boundary move with a positive gain and applies, largest gain first
+    (each re-checked against the current loads), only the moves of the cheapest class that has
+    any: back to the atom's home (a move undone), then atoms already away (no new move), then
+    atoms leaving home. Stops inside the band, when nothing helps, or after ``MAX_ROUNDS * 5``.
+    """
+    assign = assign.copy()
+    lab = assign.tolist()
+    size = np.bincount(assign, minlength=k).tolist()
+    dev = _deviations(u, assign, k)
+    band = tolerance * (1 - 1e-9)
+    both = np.concatenate([edges, edges[:, ::-1]])
+    both = both[movable[both[:, 0]]]
+    for _ in range(MAX_ROUNDS * 5):
+        if time.monotonic() >= deadline or np.abs(dev).max() <= band:
+            break
+        cand = both[assign[both[:, 0]] != assign[both[:, 1]]]
+        if cand.size == 0:
+            break
+        key = np.unique(np.stack([cand[:, 0], assign[cand[:, 1]]], axis=1), axis=0)
+        x, dst = key[:, 0], key[:, 1]
+        src = assign[x]
+        gain = (
+            _violation(dev[src], band)
+            + _violation(dev[dst], band)
+            - _violation(dev[src] - u[x], band)
+            - _violation(dev[dst] + u[x], band)
+        )
+        cls = np.where(dst == home[x], 0, np.where(src == home[x], 2, 1))
+        good = np.flatnonzero(gain > 1e-15)
+        moved = 0
+        for level in (0, 1, 2):
+            if moved:
+                break
+            sel = good[cls[good] == level]
+            for c in sel[np.argsort(-gain[sel], kind="stable")].tolist():
+                i, b = int(x[c]), int(dst[c])
+                a = lab[i]
+                if a == b or size[a] <= 1:
+                    continue
+                na, nb = dev[a] - u[i], dev[b] + u[i]
+                g = (
+                    _violation(dev[a], band)
+                    + _violation(dev[b], band)
+                    - _violation(na, band)
+                    - _violation(nb, band)
+                )
+                if g <= 1e-15 or b not in (lab[j] for j in nbrs[i]):
+                    continue
+                if contiguous and not _stays_connected(i, a, nbrs[i], nbrs, lab):
+                    continue
+                lab[i] = b
+                assign[i] = b
+                size[a] -= 1
+                size[b] += 1
+                dev[a], dev[b] = na, nb
+                moved += 1
+        if moved == 0:
+            break
+    return assign
+
+
+def _send_home(u, assign, k, *, nbrs, home, movable, tolerance, contiguous):
+    """Atoms away from home go back, largest first, when both territories stay in the band (or
+    their deviation does not grow), home is a neighbour, and the donor stays in one piece."""
+    assign = assign.copy()
+    lab = assign.tolist()
+    size = np.bincount(assign, minlength=k).tolist()
+    dev = _deviations(u, assign, k)
+    band = tolerance * (1 - 1e-9)
+    changed = True
+    while changed:
+        changed = False
+        away = np.flatnonzero((assign != home) & (home >= 0) & movable)
+        for i in away[np.argsort(-u[away].sum(axis=1), kind="stable")].tolist():
+            a, b = lab[i], int(home[i])
+            if size[a] <= 1 or b not in (lab[j] for j in nbrs[i]):
+                continue
+            na, nb = dev[a] - u[i], dev[b] + u[i]
+            if _violation(na, band) > _violation(dev[a], band) + 1e-15:
+                continue
+            if _violation(nb, band) > _violation(dev[b], band) + 1e-15:
+                continue
+            if contiguous and not _stays_connected(i, a, nbrs[i], nbrs, lab):
+                continue
+            lab[i] = b
+            assign[i] = b
+            size[a] -= 1
+            size[b] += 1
+            dev[a], dev[b] = na, nb
+            changed = True
+    return assign
 
 
 def _respect_locks(assign: np.ndarray, fixed: np.ndarray, k: int) -> np.ndarray:

@@ -9,7 +9,10 @@ Order of work (``docs/balancing.md`` §3):
 3. the other atoms are dealt largest first to the lightest territory with room (exact counts);
 4. exchanges between heavy and light territories bring every measure to the mean;
 5. with a concentration cap, territories whose largest atom is too big a share get a higher value
-   target (inside the tolerance) and step 4 runs again.
+   target (inside the tolerance) and step 4 runs again;
+6. small segments (``n <= POLISH_MAX_ATOMS``) not yet at their bounds are polished towards the
+   exact solver's objective (``search.polish_small``): one-for-one exchanges stall early when a
+   territory holds only a handful of atoms.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from territories.balancing.search import (
     exact_milp,
     improve_1d,
     improve_multi,
+    polish_small,
 )
 
 # Largest instance (atoms × territories) handed to the exact MILP solver.
@@ -35,6 +39,8 @@ EXACT_MAX_ATOMS = 20
 STOP = 1e-9
 # With several balanced measures, stop when each is this close to its bound (0.01 points).
 MULTI_PRECISION = 1e-4
+# Segments up to this many atoms get the small-segment polish after the exchanges.
+POLISH_MAX_ATOMS = 64
 
 
 @dataclass(frozen=True)
@@ -132,15 +138,48 @@ def solve_greenfield(
             rng=rng,
         )
         method = "deal + multi-measure exchanges"
-    if cap is not None and value_col in cols:
-        vi = int(np.flatnonzero(cols == value_col)[0])
+    # Column of ``u`` the cap is on (``None``: no cap, or the value is not a balanced measure).
+    vi = (
+        int(np.flatnonzero(cols == value_col)[0]) if cap is not None and value_col in cols else None
+    )
+    if vi is not None:
         assign, note = _apply_cap(
             u, assign, k, vi, cap, tolerance, movable=movable, q=q, rng=rng, deadline=deadline
         )
         if note:
             notes.append(note)
         method += " + concentration cap"
+    if n <= POLISH_MAX_ATOMS and k > 1 and not _at_bounds(w, u, cols, assign, k, q, cap, vi):
+        assign = polish_small(
+            u,
+            assign,
+            k,
+            movable=movable,
+            exact_q=q,
+            cap=None if vi is None else cap,
+            cap_col=vi,
+            ceiling=1.0 + tolerance,
+            rng=rng,
+            deadline=deadline,
+        )
+        method += " + small-segment polish"
     return SegmentRun(assign, False, method, tuple(notes))
+
+
+def _at_bounds(w, u, cols, assign, k, q, cap, vi) -> bool:
+    """Is every balanced measure at its lower bound and the cap, if any, met? Then nothing can
+    be better and the polish is skipped. ``vi``: column of ``u`` the cap is on, or ``None``."""
+    load = np.zeros((k, cols.size))
+    np.add.at(load, assign, u)
+    dev = np.abs(load - 1.0).max(axis=0)
+    lbs = np.array([measure_bound(w[:, j], k, min_atoms=q or 0).max_dev_lb for j in cols])
+    if np.any(dev > lbs + 1e-12):
+        return False
+    if vi is None:
+        return True
+    top = np.zeros(k)
+    np.maximum.at(top, assign, u[:, vi])
+    return bool(np.all(top <= cap * load[:, vi] + 1e-12))
 
 
 def _counts_only(n: int, k: int, fixed: np.ndarray, q: int | None) -> SegmentRun:
@@ -217,6 +256,18 @@ def _start_1d(u: np.ndarray, k: int, fixed: np.ndarray, q: int | None):
         small += fill
     rest = order[top : order.size - small]
     sub = np.flatnonzero(~closed)
+    if q is not None and n_closed:
+        # Closed territories hold q atoms. When the open ones cannot take the rest at q + 1
+        # each, the lightest closed territories take one more of the smallest atoms each.
+        over = rest.size - int(np.maximum(q + 1 - count[sub], 0).sum())
+        shut = np.flatnonzero(closed)
+        for t in shut[np.argsort(load[shut], kind="stable")][: max(over, 0)]:
+            atom = rest[-1]
+            rest = rest[:-1]
+            assign[atom] = t
+            load[t] += u[atom]
+            count[t] += 1
+            closed_load += u[atom]
     sl, sc = load[sub].copy(), count[sub].copy()
     part = np.full(n, -1, dtype=np.int64)
     open_target = (total - closed_load) / max(sub.size, 1)

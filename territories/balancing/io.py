@@ -51,8 +51,10 @@ def _decode(raw: bytes, name: str) -> str:
     )
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """All cells of ``path`` (``.csv``, ``.txt``, ``.xlsx``, ``.xlsm``) as strings, no NaN."""
+def read_table(path: str | Path, *, header: bool = True) -> pd.DataFrame:
+    """All cells of ``path`` (``.csv``, ``.txt``, ``.xlsx``, ``.xlsm``) as strings, no NaN.
+
+    With ``header=False`` the first row is data and the columns are named ``0, 1, …``."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"no such file: {p}")
@@ -65,11 +67,21 @@ def read_table(path: str | Path) -> pd.DataFrame:
                         f"{p.name}: spreadsheet unpacks to more than "
                         f"{MAX_XLSX_UNPACKED / 2**20:,.0f} MB"
                     )
-            df = pd.read_excel(p, engine="calamine", dtype=str, keep_default_na=False)
+            df = pd.read_excel(
+                p,
+                engine="calamine",
+                dtype=str,
+                keep_default_na=False,
+                header=0 if header else None,
+            )
         else:
             text = _decode(p.read_bytes(), p.name)
             df = pd.read_csv(
-                io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                header=0 if header else None,
             )
     except InputError:
         raise
@@ -89,10 +101,27 @@ def _column(df: pd.DataFrame, name: str, what: str) -> pd.Series:
     return df[name]
 
 
+# A comma is a thousands separator only in groups of three ("1,250,000.50"); any other comma
+# ("1,5", a decimal comma from a European export) is refused rather than read as 15.
+THOUSANDS = r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][-+]?\d+)?$"
+
+
 def numeric(df: pd.DataFrame, name: str, what: str = "measure") -> np.ndarray:
-    """Column ``name`` as float64; error names the first non-numeric row (1-based, header = 1)."""
-    col = _column(df, name, what).str.strip().str.replace(",", "", regex=False)
-    col = col.str.replace("$", "", regex=False)
+    """Column ``name`` as float64; error names the first non-numeric row (1-based, header = 1).
+
+    ``$`` signs and thousands separators ("1,250,000") are dropped; a decimal comma ("1,5") is
+    an error, not 15."""
+    col = _column(df, name, what).str.strip().str.replace("$", "", regex=False)
+    comma = col.str.contains(",", regex=False)
+    if comma.any():
+        odd = np.flatnonzero((comma & ~col.str.match(THOUSANDS)).to_numpy())
+        if odd.size:
+            i = int(odd[0])
+            raise InputError(
+                f"column {name!r} row {i + 2}: {df[name].iloc[i]!r} has a comma that is not a "
+                "thousands separator; write decimals with a point (1.5)"
+            )
+        col = col.str.replace(",", "", regex=False)
     values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
@@ -247,17 +276,30 @@ def problem_from_table(
 
 
 def edges_from_pairs(pairs: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
-    """``(m, 2)`` atom indices from a table whose first two columns are ids."""
+    """``(m, 2)`` atom indices from a table read without a header (``read_table(header=False)``)
+    whose first two columns are ids.
+
+    The first row is a header when neither of its two cells is an id of the atoms, and a pair
+    when both are; one id and one unknown word is refused (a typo, or a header naming an id).
+    Error rows are the file's line numbers."""
     if pairs.shape[1] < 2:
         raise InputError("the adjacency file needs two columns of ids")
     index = {x: i for i, x in enumerate(ids)}
     a = pairs.iloc[:, 0].str.strip().to_numpy(dtype=object)
     b = pairs.iloc[:, 1].str.strip().to_numpy(dtype=object)
-    out = np.empty((len(a), 2), dtype=np.int64)
-    for r, (x, y) in enumerate(zip(a, b, strict=True)):
-        for col, z in ((0, x), (1, y)):
+    first = (a[0] in index, b[0] in index)
+    if first == (True, False) or first == (False, True):
+        unknown = b[0] if first[0] else a[0]
+        raise InputError(
+            f"adjacency row 1: unknown id {unknown!r} (the first row must be two ids, or a "
+            "header naming neither)"
+        )
+    start = 0 if all(first) else 1
+    out = np.empty((len(a) - start, 2), dtype=np.int64)
+    for r in range(start, len(a)):
+        for col, z in ((0, a[r]), (1, b[r])):
             i = index.get(z)
             if i is None:
-                raise InputError(f"adjacency row {r + 2}: unknown id {z!r}")
-            out[r, col] = i
+                raise InputError(f"adjacency row {r + 1}: unknown id {z!r}")
+            out[r - start, col] = i
     return out

@@ -10,6 +10,9 @@ measure), so a territory's target load is about 1.0 and a deviation of 0.01 is 1
 * :func:`improve_multi` — several measures: exchanges and moves between the worst territory and
   its most complementary partners, accepted when they lower the pair's worst deviation (then its
   sum of squares), so the global worst deviation never rises and the search terminates.
+* :func:`polish_small` — small segments (few atoms per territory): every split of two
+  territories' atoms, cyclic exchanges among three, and seeded perturbations, towards the exact
+  solver's objective.
 * :func:`exact_milp` — the exact optimum of small instances with ``scipy.optimize.milp``.
 """
 
@@ -26,6 +29,17 @@ from scipy.sparse import coo_matrix
 MILP_NODES = 5000
 # Most Python steps of the deal (each step one or more rounds; see ``deal``).
 DEAL_STEPS = 20_000
+# ``polish_small``: the largest pooled pair of territories whose every split is tried (2**14
+# subsets), the atoms per territory a cyclic exchange looks at, how many perturbations follow
+# the first local optimum, how many territories head the pair search, and the work budget
+# (candidate assignments evaluated, at least ``POLISH_CALL`` per evaluation for the Python
+# overhead of a call; a deterministic end, under a second).
+POLISH_POOL = 14
+CYCLE_SAMPLE = 12
+POLISH_KICKS = 100
+PAIR_HEADS = 4
+POLISH_WORK = 2_000_000
+POLISH_CALL = 1_000
 
 
 def deal(
@@ -428,6 +442,268 @@ def _pick(obj: np.ndarray, ss: np.ndarray):
     cand = np.flatnonzero(obj <= m + 1e-15)
     i = int(cand[np.argmin(ss[cand])])
     return i, float(obj[i]), float(ss[i])
+
+
+def polish_small(
+    u: np.ndarray,
+    assign: np.ndarray,
+    k: int,
+    *,
+    movable: np.ndarray,
+    exact_q: int | None,
+    cap: float | None,
+    cap_col: int | None,
+    ceiling: float,
+    rng: np.random.Generator,
+    deadline: float,
+    kicks: int = POLISH_KICKS,
+) -> np.ndarray:
+    """Polish a small segment towards the exact solver's objective; returns a better ``assign``.
+
+    The exchange searches trade one atom for one between two territories; with a handful of
+    atoms per territory their local optima can sit well above the optimum. This search minimises,
+    lexicographically:
+
+    1. the worst **cap excess** ``max(0, top_t - cap * min(value_t, ceiling))`` (``0`` without a
+       cap; ``top_t`` is the territory's largest value, ``ceiling`` the band's top ``1 + tol``,
+       so the cap never pushes a territory out of the band — as ``_apply_cap`` in greenfield);
+    2. the worst deviation ``max_t max_j |load_tj - 1|`` (what ``exact_milp`` minimises);
+    3. the sum of squared deviations.
+
+    Neighbourhoods: every split of the pooled movable atoms of two territories (when they hold at
+    most ``POLISH_POOL``; counts stay in ``[q, q + 1]`` with exact counts, at least 1 without) and
+    cyclic exchanges ``x: a -> b, y: b -> c, z: c -> a`` from the worst territory. After the first
+    local optimum, ``kicks`` times: swap two random pairs of atoms (or, without exact counts, move
+    an atom instead, even odds) and search again from the best
+    so far, keeping the better. Deterministic for the ``rng``; stops after ``POLISH_WORK``
+    candidate assignments have been evaluated (or at the ``deadline``).
+
+    Args:
+        u: ``(n, d)`` normalised measures (target 1 per territory and measure).
+        assign: ``(n,)`` local territory per atom, ``0 .. k-1``.
+        k: number of territories.
+        movable: ``(n,)`` atoms that may change territory.
+        cap_col: column of ``u`` holding the value the cap is on.
+    """
+    polish = _Polish(u, k, movable, exact_q, cap, cap_col, ceiling)
+    if polish.k < 2:
+        return assign.copy()
+    best = polish.local(assign, deadline)
+    best_key = polish.key(best)
+    for _ in range(kicks):
+        if polish.spent(deadline):
+            break
+        trial = best.copy()
+        for _ in range(2):
+            a, b = rng.choice(polish.k, 2, replace=False)
+            xa = np.flatnonzero(movable & (trial == a))
+            xb = np.flatnonzero(movable & (trial == b))
+            if exact_q is None and xa.size > 1 and rng.random() < 0.5:
+                trial[rng.choice(xa)] = b  # free counts: a move, so counts change too
+            elif xa.size and xb.size:
+                x, y = rng.choice(xa), rng.choice(xb)
+                trial[x], trial[y] = b, a
+        trial = polish.local(trial, deadline)
+        key = polish.key(trial)
+        if _lex_better(key, best_key):
+            best, best_key = trial, key
+    return best
+
+
+def _lex_better(new, old) -> bool:
+    """``new`` = ``(cap excess, worst deviation, sum of squares)`` beats ``old`` by more than
+    float noise (never by a rise of an earlier term)."""
+    for i in (0, 1):
+        if new[i] < old[i] - 1e-12:
+            return True
+        if new[i] > old[i] + 1e-12:
+            return False
+    return bool(new[2] < old[2] * (1 - 1e-9) - 1e-15)
+
+
+class _Polish:
+    """State shared by the moves of :func:`polish_small` (one segment)."""
+
+    def __init__(self, u, k, movable, exact_q, cap, cap_col, ceiling):
+        self.u = u
+        self.k = k
+        self.movable = movable
+        self.q = exact_q
+        self.cap = cap if cap is not None and cap_col is not None else None
+        self.v = u[:, cap_col] if self.cap is not None else None
+        self.cap_col = cap_col
+        self.ceiling = ceiling
+        self.bits: dict[int, np.ndarray] = {}
+        self.work = 0
+
+    def spent(self, deadline: float) -> bool:
+        return self.work >= POLISH_WORK or time.monotonic() >= deadline
+
+    def _excess(self, top, value):
+        return np.maximum(top - self.cap * np.minimum(value, self.ceiling), 0.0)
+
+    def key(self, assign):
+        k, d = self.k, self.u.shape[1]
+        load = np.zeros((k, d))
+        np.add.at(load, assign, self.u)
+        dev = load - 1.0
+        excess = 0.0
+        if self.cap is not None:
+            top = np.zeros(k)
+            np.maximum.at(top, assign, self.v)
+            excess = float(self._excess(top, load[:, self.cap_col]).max())
+        return excess, float(np.abs(dev).max()), float((dev * dev).sum())
+
+    def local(self, assign, deadline):
+        assign = assign.copy()
+        k, d = self.k, self.u.shape[1]
+        load = np.zeros((k, d))
+        np.add.at(load, assign, self.u)
+        cnt = np.bincount(assign, minlength=k)
+        for _ in range(200 * k):
+            if self.spent(deadline):
+                break
+            dev = np.abs(load - 1.0).max(axis=1)
+            if self.cap is not None:
+                top = np.zeros(k)
+                np.maximum.at(top, assign, self.v)
+                worst = self._excess(top, load[:, self.cap_col]) * 1e6 + dev
+            else:
+                worst = dev
+            order = [int(t) for t in np.argsort(-worst, kind="stable")]
+            if self._pairs(assign, load, cnt, order) or self._cycles(assign, load, order):
+                continue
+            break
+        return assign
+
+    def _pairs(self, assign, load, cnt, order) -> bool:
+        for i, a in enumerate(order[:PAIR_HEADS]):
+            for b in order[i + 1 :]:
+                if self._split(assign, load, cnt, a, b):
+                    return True
+        return False
+
+    def _split(self, assign, load, cnt, a, b) -> bool:
+        """The best split of the movable atoms of ``a`` and ``b``; applied if it improves."""
+        pool = np.flatnonzero(self.movable & ((assign == a) | (assign == b)))
+        m = pool.size
+        if m < 2 or m > POLISH_POOL:
+            return False
+        if m not in self.bits:
+            self.bits[m] = ((np.arange(1 << m)[:, None] >> np.arange(m)) & 1).astype(np.float64)
+        bits = self.bits[m]
+        self.work += max(bits.shape[0], POLISH_CALL)
+        up = self.u[pool]
+        in_a = assign[pool] == a
+        base_a = load[a] - up[in_a].sum(axis=0)
+        base_b = load[b] - up[~in_a].sum(axis=0)
+        to_a = bits @ up
+        da = base_a + to_a - 1.0
+        db = base_b + (up.sum(axis=0) - to_a) - 1.0
+        worst = np.maximum(np.abs(da).max(axis=1), np.abs(db).max(axis=1))
+        ss = (da * da).sum(axis=1) + (db * db).sum(axis=1)
+        excess = np.zeros(worst.size)
+        if self.cap is not None:
+            vp = self.v[pool]
+            fixed_a = self.v[(assign == a) & ~self.movable]
+            fixed_b = self.v[(assign == b) & ~self.movable]
+            top_a = np.maximum((bits * vp).max(axis=1), fixed_a.max(initial=0.0))
+            top_b = np.maximum(((1.0 - bits) * vp).max(axis=1), fixed_b.max(initial=0.0))
+            c = self.cap_col
+            excess = np.maximum(
+                self._excess(top_a, da[:, c] + 1.0), self._excess(top_b, db[:, c] + 1.0)
+            )
+        n_a = bits.sum(axis=1)
+        ca = cnt[a] - in_a.sum() + n_a
+        cb = cnt[b] - (~in_a).sum() + (m - n_a)
+        if self.q is not None:
+            ok = (ca >= self.q) & (ca <= self.q + 1) & (cb >= self.q) & (cb <= self.q + 1)
+        else:
+            ok = (ca >= 1) & (cb >= 1)
+        cur = int((in_a.astype(np.int64) << np.arange(m)).sum())
+        cand = np.flatnonzero(ok)
+        if cand.size == 0:
+            return False
+        i = int(cand[np.lexsort((ss[cand], worst[cand], excess[cand]))[0]])
+        if not _lex_better((excess[i], worst[i], ss[i]), (excess[cur], worst[cur], ss[cur])):
+            return False
+        side = bits[i] > 0
+        assign[pool] = np.where(side, a, b)
+        load[a] = base_a + to_a[i]
+        load[b] = base_b + up.sum(axis=0) - to_a[i]
+        cnt[a] = int(ca[i])
+        cnt[b] = int(cb[i])
+        return True
+
+    def _cycles(self, assign, load, order) -> bool:
+        """Cyclic exchanges ``x: a -> b, y: b -> c, z: c -> a`` from the worst territory ``a``
+        (counts unchanged); the best one is applied if it improves the three territories."""
+        a = order[0]
+        members = {}
+        for t in order:
+            mt = np.flatnonzero(self.movable & (assign == t))
+            members[t] = mt[:CYCLE_SAMPLE]
+        if members[a].size == 0:
+            return False
+        u = self.u
+        x = u[members[a]][:, None, None, :]
+        for b in order[1:]:
+            for c in order[1:]:
+                if b == c or members[b].size == 0 or members[c].size == 0:
+                    continue
+                y = u[members[b]][None, :, None, :]
+                z = u[members[c]][None, None, :, :]
+                self.work += max(x.shape[0] * y.shape[1] * z.shape[2], POLISH_CALL)
+                da = load[a] - 1.0 - x + z
+                db = load[b] - 1.0 + x - y
+                dc = load[c] - 1.0 + y - z
+                da, db, dc = np.broadcast_arrays(da, db, dc)
+                worst = np.maximum(
+                    np.maximum(np.abs(da).max(axis=-1), np.abs(db).max(axis=-1)),
+                    np.abs(dc).max(axis=-1),
+                )
+                ss = (da * da).sum(-1) + (db * db).sum(-1) + (dc * dc).sum(-1)
+                now = np.stack([load[a], load[b], load[c]]) - 1.0
+                old = (0.0, float(np.abs(now).max()), float((now * now).sum()))
+                excess = np.zeros(worst.shape)
+                if self.cap is not None:
+                    col = self.cap_col
+                    ex = []
+                    for t, out, inn, delta in (
+                        (a, (slice(None), None, None), (None, None, slice(None)), da),
+                        (b, (None, slice(None), None), (slice(None), None, None), db),
+                        (c, (None, None, slice(None)), (None, slice(None), None), dc),
+                    ):
+                        in_vals = self.v[members[{a: c, b: a, c: b}[t]]][inn]
+                        top = np.maximum(self._top_without(assign, t, members[t])[out], in_vals)
+                        ex.append(self._excess(top, delta[..., col] + 1.0))
+                    excess = np.maximum(np.maximum(ex[0], ex[1]), ex[2])
+                    top_now = [self.v[assign == t].max(initial=0.0) for t in (a, b, c)]
+                    old = (
+                        float(self._excess(np.array(top_now), now[:, col] + 1.0).max()),
+                        *old[1:],
+                    )
+                flat = np.lexsort((ss.ravel(), worst.ravel(), excess.ravel()))[0]
+                i = np.unravel_index(int(flat), worst.shape)
+                if not _lex_better((excess[i], worst[i], ss[i]), old):
+                    continue
+                xi, yi, zi = members[a][i[0]], members[b][i[1]], members[c][i[2]]
+                assign[xi], assign[yi], assign[zi] = b, c, a
+                load[a] += u[zi] - u[xi]
+                load[b] += u[xi] - u[yi]
+                load[c] += u[yi] - u[zi]
+                return True
+        return False
+
+    def _top_without(self, assign, t, members):
+        """``(len(members),)`` the largest value left in ``t`` when each member leaves."""
+        vals = self.v[assign == t]
+        if vals.size < 2:
+            return np.zeros(members.size)
+        s = np.sort(vals)
+        first, second = s[-1], s[-2]
+        mv = self.v[members]
+        return np.where((mv == first) & (second < first), second, first)
 
 
 def exact_milp(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,14 +24,29 @@ def units(tmp_path):
     return path
 
 
-def manage(*argv):
+def manage(*argv, env=None):
     return subprocess.run(
         [sys.executable, "manage.py", "balance_file", *map(str, argv)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
+
+
+def test_command_works_with_no_database_reachable(units, tmp_path):
+    # Port 1 on localhost is closed: any query, or a system check that touches the database,
+    # would fail with "connection refused".
+    env = {**os.environ, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    out = tmp_path / "out.csv"
+    done = manage(units, "--territories", 4, "--json", "--out", out, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["territories"] == 4
+    assert len(out.read_text().splitlines()) == 201
+    bad = manage(units, "--territories", 0, env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
 
 def test_command_prints_json_and_exits_0(units):

@@ -78,6 +78,7 @@ def test_non_strict_imports_valid_rows_and_reports_the_rest(world, import_file, 
 BAD_ROWS = {
     "non-numeric revenue": [[*files.ROWS[0][:4], "a lot", *files.ROWS[0][5:]]],
     "negative employees": [[*files.ROWS[0][:3], "-4", *files.ROWS[0][4:]]],
+    "negative revenue": [[*files.ROWS[0][:4], "-250000", *files.ROWS[0][5:]]],
     "negative ACV": [[*files.ROWS[0][:8], "-100", files.ROWS[0][9]]],
     "duplicate ids": [files.ROWS[0], files.ROWS[0]],
     "formula": [[files.ROWS[0][0], "=1+1", *files.ROWS[0][2:]]],
@@ -126,11 +127,26 @@ def test_a_bad_file_is_refused_at_upload_and_stores_nothing(
     assert not any(p.is_file() for p in media_root.rglob("*"))  # the upload was deleted
 
 
-def test_a_file_over_the_size_limit_is_refused(world, upload, settings, existing):
+def test_a_file_over_the_size_limit_is_refused(world, upload, settings, existing, media_root):
     settings.MAX_UPLOAD_BYTES = 100
+    before = snapshot(existing)
     with pytest.raises(ValidationError, match="over the 0 MB upload limit"):
         upload(existing, files.csv_bytes())
     assert not AccountImport.objects.exists()
+    assert snapshot(existing) == before
+    assert not any(p.is_file() for p in media_root.rglob("*"))
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_an_xlsx_with_a_formula_cell_changes_nothing(world, import_file, existing, strict):
+    # openpyxl stores a text starting with "=" as a live formula: a real formula cell.
+    rows = [[*files.ROWS[0][:4], "=250000000*1", *files.ROWS[0][5:]]]
+    before = snapshot(existing)
+    record = import_file(existing, files.xlsx_bytes(rows), "accounts.xlsx", strict=strict)
+    assert record.status == AccountImport.Status.REJECTED
+    assert record.errors[0]["row"] == 2 and record.errors[0]["column"] == "Annual Revenue"
+    assert record.errors[0]["reason"] == "The cell holds a formula; import values only."
+    assert snapshot(existing) == before
 
 
 def test_a_missing_required_column_is_refused_and_changes_nothing(world, upload, existing):

@@ -119,7 +119,8 @@ def test_changing_a_parameter_revalues_as_a_job(world, universe, client, run_job
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("hedge_factor", "1.5", "Hedge factor must be above 0 and at most 1"),
+    [("hedge_factor", "1.5", "Hedge factor must be above 0 and below 1"),
+     ("hedge_factor", "1", "Hedge factor must be above 0 and below 1"),
      ("hedge_factor", "abc", "Enter a number."),
      ("cap_0", "many", "Cap for Enterprise: “many” is not a number."),
      ("min_customers", "0", "Minimum customers per benchmark must be 1–1000")],

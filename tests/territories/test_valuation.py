@@ -70,8 +70,8 @@ def test_other_statistics_hedges_and_expansion_change_the_numbers_as_stated():
     assert result.value[3] == 24_667
     assert result.value[0] == 40_000
     assert "average customer ACV $49,333 × hedge 0.5 = $24,667" in result.explanation[3]
-    p75 = value_accounts(accounts(BASE), ValuationParams(statistic="p75", hedge_factor=1.0))
-    assert p75.value[3] == 54_000  # 75th percentile of 40k, 48k, 60k (linear) = 54k
+    p75 = value_accounts(accounts(BASE), ValuationParams(statistic="p75", hedge_factor=0.9))
+    assert p75.value[3] == 48_600  # 75th percentile of 40k, 48k, 60k (linear) = 54k, × 0.9
 
 
 def test_a_customer_without_an_acv_is_valued_like_a_prospect():
@@ -128,9 +128,23 @@ def test_sensitivity_recomputes_totals_and_segments_at_other_hedges():
     assert rows[2]["segments"] == {"Enterprise": 48_000, "Commercial": customers + 2 * 48_000}
 
 
+@pytest.mark.parametrize("hedge", [1.5, 1.0, 1, 0, -0.2])
+def test_the_hedge_factor_must_be_below_one(hedge):
+    # SPEC §4: a prospect is worth a share (< 1) of what a customer like it pays.
+    with pytest.raises(
+        ValueError, match=f"Hedge factor must be above 0 and below 1 .*, not {hedge:g}"
+    ):
+        value_accounts(accounts(BASE), ValuationParams(hedge_factor=hedge))
+    assert ValuationParams(hedge_factor=0.99).problems() == []
+
+
+def test_a_parameter_that_is_not_a_number_is_named():
+    assert ValuationParams(hedge_factor="0,6").problems() == [
+        "Hedge factor must be a number, not “0,6”."
+    ]
+
+
 def test_bad_parameters_are_named():
-    with pytest.raises(ValueError, match="Hedge factor must be above 0 and at most 1, not 1.5"):
-        value_accounts(accounts(BASE), ValuationParams(hedge_factor=1.5))
     problems = ValuationParams(statistic="mode", min_customers=0, caps={"X": -1}).problems()
     assert any("Statistic" in p for p in problems)
     assert any("Minimum customers" in p for p in problems)

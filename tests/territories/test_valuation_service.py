@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from engagements.models import Assumption
 from engagements.services import assumption_decide, assumption_effective_value
@@ -131,16 +132,55 @@ def test_a_value_corrected_in_a_meeting_is_what_the_valuation_uses(universe, wor
     assert hedge.state == Assumption.State.CORRECTED
 
 
-def test_a_correction_that_makes_no_sense_is_ignored_with_a_warning(universe, world):
+@pytest.mark.parametrize("value", [7, 1, 1.0, 0, "lots"])
+def test_a_hedge_factor_correction_that_is_not_below_one_is_refused_in_the_register(
+    universe, world, value
+):
     services.accounts_revalue(engagement=universe)
     meeting = make_meeting(universe)
     hedge = services.assumption_states(engagement=universe)["valuation.hedge_factor"]
-    assumption_decide(
-        assumption=hedge, decision="correct", value=7, meeting=meeting, actor=world.architect
+    with pytest.raises(ValidationError) as caught:
+        assumption_decide(
+            assumption=hedge,
+            decision="correct",
+            value=value,
+            meeting=meeting,
+            actor=world.architect,
+        )
+    assert caught.value.messages[0].startswith("Hedge factor must be")
+    hedge.refresh_from_db()
+    assert (
+        hedge.state == Assumption.State.ASSUMED
+        and not hedge.history.filter(to_state=Assumption.State.CORRECTED).exists()
     )
+    assert services.model_inputs(engagement=universe)["params"].hedge_factor == 0.6
+
+
+def test_the_register_page_names_the_hedge_factor_when_a_correction_is_refused(
+    universe, world, client
+):
+    services.accounts_revalue(engagement=universe)
+    meeting = make_meeting(universe)
+    hedge = services.assumption_states(engagement=universe)["valuation.hedge_factor"]
+    client.force_login(world.architect)
+    response = client.post(
+        f"/engagements/{universe.pk}/assumptions/{hedge.pk}/",
+        {"decision": "correct", "meeting": meeting.pk, "value": "1"},
+    )
+    assert response.status_code == 200
+    assert "Hedge factor must be above 0 and below 1" in response.content.decode()
+    hedge.refresh_from_db()
+    assert hedge.state == Assumption.State.ASSUMED
+
+
+def test_a_correction_stored_before_the_check_is_ignored_with_a_warning(universe, world):
+    services.accounts_revalue(engagement=universe)
+    meeting = make_meeting(universe)
+    hedge = services.assumption_states(engagement=universe)["valuation.hedge_factor"]
+    hedge.correct(by=world.architect, meeting=meeting, value=7)  # bypasses the service's check
     inputs = services.model_inputs(engagement=universe)
     assert inputs["params"].hedge_factor == 0.6
-    assert "Hedge factor must be above 0 and at most 1, not 7" in inputs["warnings"][0]
+    assert "Hedge factor must be above 0 and below 1" in inputs["warnings"][0]
 
 
 def test_a_corrected_tier_rule_is_used(universe, world):

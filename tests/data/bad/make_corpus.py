@@ -142,11 +142,27 @@ def whole_files() -> dict[str, bytes]:
     }
 
 
+FORMULA_SHEET = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>Account ID</t></is></c>'
+    b'<c r="B1" t="inlineStr"><is><t>Account Name</t></is></c>'
+    b'<c r="C1" t="inlineStr"><is><t>Annual Revenue</t></is></c></row>'
+    b'<row r="2"><c r="A2" t="inlineStr"><is><t>A-1</t></is></c>'
+    b'<c r="B2" t="inlineStr"><is><t>Acme</t></is></c>'
+    b'<c r="C2"><f>1000*2</f><v>2000</v></c></row>'
+    b"</sheetData></worksheet>"
+)
+
+
 def account_rows() -> dict[str, bytes]:
-    """Readable account files whose every row is bad: the import reports each row and field and
-    writes nothing (no row is valid)."""
+    """Readable account files that must import nothing: every row is bad (the import reports
+    each row and field), or the layout lacks the required external-id column (the mapping step
+    refuses it)."""
     h = ACCOUNT_HEADER
     cases = {
+        "negative_revenue.csv": f"{h}\nA-1,Acme,-1000,5,CA,94105,US\n",
+        "no_id_column.csv": "Account Name,Annual Revenue,Employees,State\nAcme,1000,5,CA\n",
         "non_numeric_revenue.csv": f"{h}\nA-1,Acme,lots,50,CA,94105,US\nA-2,Bee,12abc,5,CA,94105,US\n",
         "negative_employees.csv": f"{h}\nA-1,Acme,1000,-5,CA,94105,US\n",
         "postal_code_10_digits.csv": f"{h}\nA-1,Acme,1000,5,CA,9410512345,US\n",
@@ -156,7 +172,10 @@ def account_rows() -> dict[str, bytes]:
         "missing_id.csv": f"{h}\n,Acme,1000,5,CA,94105,US\n",
         "too_many_cells.csv": f"{h}\nA-1,Acme,1000,5,CA,94105,US,extra,cells\n",
     }
-    return {name: text.encode() for name, text in cases.items()}
+    out = {name: text.encode() for name, text in cases.items()}
+    # A formula cell with its cached value: refused, a formula is not a value.
+    out["formula_cells.xlsx"] = _minimal_xlsx(sheet_xml=FORMULA_SHEET)
+    return out
 
 
 def customer_list_rows() -> dict[str, bytes]:
