@@ -221,5 +221,6 @@ def test_meeting_detail_queries_do_not_grow_with_feedback_and_attendees(world, c
     assert counts[0] == counts[1], queries_of(client, url)
     # session, user, engagement, role, the meeting, the playbook copy; the edit form's
     # attendee choices and its initial attendees; the feedback with owners and assumptions
-    # (one query); the feedback form's owner and assumption choices; the attendee list.
-    assert counts[1] == 12, queries_of(client, url)
+    # (one query); the feedback form's owner and assumption choices; the attendee list; the
+    # balancing runs it showed (territories' provider, engagements/related.py).
+    assert counts[1] == 13, queries_of(client, url)
