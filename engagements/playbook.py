@@ -22,7 +22,14 @@ OWNERS = ("consultancy", "customer")
 TERM_KINDS = ("alignment", "glossary")
 DOCUMENT_KINDS = ("working", "deliverable", "technical", "package")
 PLACEHOLDER_FORMATS = ("usd", "number", "text")
-FIXED_EVENTS = ("intake_submitted", "intake_customer_list")
+# Events the portal sends (``engagements.services.checklist_mark_event``) that an item may name;
+# besides these, "meeting_held:<meeting type>[:n]" and "training_delivered:<training type>".
+FIXED_EVENTS = (
+    "intake_submitted",
+    "intake_customer_list",
+    "accuracy_checked",  # a routing accuracy check of 50+ accounts (hypercare page or audit)
+    "maintenance_scheduled",  # the dated maintenance schedule generated
+)
 
 
 class PlaybookError(ValueError):
@@ -41,7 +48,7 @@ class Item:
     required: bool = True
     when: str = ""  # a condition name; empty: always applies
     signoff: str = ""  # done exactly when this sign-off subject is approved
-    event: str = ""  # marked done by the portal when this happens (intake, a meeting held)
+    event: str = ""  # marked done by the portal when this happens (FIXED_EVENTS, a meeting held…)
 
 
 @dataclass(frozen=True)
@@ -341,7 +348,21 @@ def parse_playbook(data: Any) -> Playbook:
 
     meeting_types = _meeting_types(r, root)
     meeting_slugs = {m.slug for m in meeting_types}
-    phases = _phases(r, root, conditions, meeting_slugs)
+    training = []
+    for index, raw in enumerate(r.list(root, "training_types", "template", required=False)):
+        path = f"training_types[{index}]"
+        raw = r.obj(raw, path)
+        minutes = r.number(raw, "minutes", path, required=False)
+        training.append(
+            TrainingType(
+                slug=r.slug(raw, "slug", path),
+                audience=r.text(raw, "audience", path),
+                who=r.text(raw, "who", path, required=False),
+                focus=r.text(raw, "focus", path),
+                minutes=int(minutes) if minutes is not None else None,
+            )
+        )
+    phases = _phases(r, root, conditions, meeting_slugs, {t.slug for t in training})
     phase_slugs = [p.slug for p in phases]
     subphase_codes = {s.code for p in phases for s in p.subphases}
     for index, meeting in enumerate(meeting_types):
@@ -380,20 +401,6 @@ def parse_playbook(data: Any) -> Playbook:
             )
         )
 
-    training = []
-    for index, raw in enumerate(r.list(root, "training_types", "template", required=False)):
-        path = f"training_types[{index}]"
-        raw = r.obj(raw, path)
-        minutes = r.number(raw, "minutes", path, required=False)
-        training.append(
-            TrainingType(
-                slug=r.slug(raw, "slug", path),
-                audience=r.text(raw, "audience", path),
-                who=r.text(raw, "who", path, required=False),
-                focus=r.text(raw, "focus", path),
-                minutes=int(minutes) if minutes is not None else None,
-            )
-        )
     escalation = []
     for index, raw in enumerate(r.list(root, "escalation_guidelines", "template", required=False)):
         path = f"escalation_guidelines[{index}]"
@@ -445,12 +452,22 @@ def parse_playbook(data: Any) -> Playbook:
     )
 
 
-def _check_event(r: _Reader, event: str, path: str, meeting_slugs: set[str]) -> None:
+def _check_event(
+    r: _Reader, event: str, path: str, meeting_slugs: set[str], training_slugs: set[str]
+) -> None:
     if event in FIXED_EVENTS:
         return
     parts = event.split(":")
+    if parts[0] == "training_delivered" and len(parts) == 2:
+        if parts[1] not in training_slugs:
+            r.fail(path, f"unknown training type {parts[1]!r}")
+        return
     if parts[0] != "meeting_held" or len(parts) not in (2, 3):
-        r.fail(path, f"{event!r} must be {' or '.join(FIXED_EVENTS)} or meeting_held:<type>[:n]")
+        r.fail(
+            path,
+            f"{event!r} must be {', '.join(FIXED_EVENTS)}, meeting_held:<type>[:n] or "
+            "training_delivered:<training type>",
+        )
         return
     if parts[1] not in meeting_slugs:
         r.fail(path, f"unknown meeting type {parts[1]!r}")
@@ -458,7 +475,9 @@ def _check_event(r: _Reader, event: str, path: str, meeting_slugs: set[str]) -> 
         r.fail(path, f"{parts[2]!r} must be a meeting count (1, 2, …)")
 
 
-def _phases(r: _Reader, root: dict, conditions: dict, meeting_slugs: set[str]) -> list[Phase]:
+def _phases(
+    r: _Reader, root: dict, conditions: dict, meeting_slugs: set[str], training_slugs: set[str]
+) -> list[Phase]:
     phases = []
     keys: set[str] = set()
     codes: set[str] = set()
@@ -531,7 +550,7 @@ def _phases(r: _Reader, root: dict, conditions: dict, meeting_slugs: set[str]) -
                         r.fail(f"{i_path}.signoff", f"{signoff!r} is not a sign-off subject")
                     event = r.text(i_raw, "event", i_path, required=False)
                     if event:
-                        _check_event(r, event, f"{i_path}.event", meeting_slugs)
+                        _check_event(r, event, f"{i_path}.event", meeting_slugs, training_slugs)
                     if signoff and event:
                         r.fail(i_path, "an item is done by a sign-off or by an event, not both")
                     items.append(

@@ -11,7 +11,20 @@ def _date(**kwargs) -> forms.DateField:
     return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **kwargs)
 
 
-class RolloutForm(forms.Form):
+class _OwnIds:
+    """The hypercare page shows four of these forms at once, and two have a "day" field: with
+    Django's default ids both would be ``id_day`` and the second form's "Date" label would point
+    at the first form's field. Each form's ids carry its ``id_prefix`` (``id_hours_day``)."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"id_{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class RolloutForm(_OwnIds, forms.Form):
+    id_prefix = "rollout"
     rollout_date = _date(
         required=False,
         label="Rollout date",
@@ -39,7 +52,8 @@ class TrainingForm(forms.ModelForm):
         labels = {"minutes": "Duration (minutes)"}
 
 
-class OfficeHoursForm(forms.Form):
+class OfficeHoursForm(_OwnIds, forms.Form):
+    id_prefix = "hours"
     day = _date(label="Date")
     attendees = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     topics = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
@@ -48,7 +62,8 @@ class OfficeHoursForm(forms.Form):
     )
 
 
-class IssueForm(forms.Form):
+class IssueForm(_OwnIds, forms.Form):
+    id_prefix = "issue"
     kind = forms.ChoiceField(choices=HypercareIssue.Kind.choices)
     severity = forms.ChoiceField(
         choices=HypercareIssue.Severity.choices, initial=HypercareIssue.Severity.MEDIUM
@@ -67,7 +82,8 @@ class ResolveForm(forms.Form):
     resolution = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class AccuracyCheckForm(forms.Form):
+class AccuracyCheckForm(_OwnIds, forms.Form):
+    id_prefix = "check"
     day = _date(label="Date")
     sampled = forms.IntegerField(min_value=1, max_value=1_000_000, label="Accounts sampled")
     correct = forms.IntegerField(min_value=0, max_value=1_000_000, label="Routed correctly")

@@ -272,6 +272,17 @@ def accuracy_check_add(
         verb="handoff.accuracy_check",
         summary=f"Routing accuracy check: {correct} of {sampled} correct ({check.accuracy:.1f} %)",
     )
+    from routing.models import RoutingAudit
+
+    if sampled >= RoutingAudit.MIN_SAMPLE:
+        # The 3c item "sample 50+ accounts created since rollout" is this check (an audit of a
+        # CRM export ticks it too, routing.services.audit_run).
+        checklist_mark_event(
+            engagement=engagement,
+            event="accuracy_checked",
+            actor=actor,
+            note=f"Accuracy check of {check.day:%d %b %Y}: {correct} of {sampled} correct",
+        )
     return check
 
 
@@ -354,6 +365,14 @@ def training_update(
         verb="handoff.training_updated",
         summary=f"{session.audience} training: {session.get_state_display().lower()}",
     )
+    if session.state == TrainingSession.State.DELIVERED and session.audience_slug:
+        # The 3b item of this audience ("Sales Directors: territory explanation …").
+        checklist_mark_event(
+            engagement=session.engagement,
+            event=f"training_delivered:{session.audience_slug}",
+            actor=actor,
+            note=f"{session.audience} training delivered {session.day:%d %b %Y}",
+        )
     return session
 
 
@@ -434,6 +453,15 @@ def maintenance_generate(
             verb="handoff.schedule_generated",
             summary=f"Maintenance schedule: {len(new)} occurrences added, {len(stale)} removed "
             f"(owner: {owner})",
+        )
+    if total:
+        # The 4a items "Monthly tasks …", "Quarterly tasks …", "Maintenance owner set …": the
+        # schedule documents them.
+        checklist_mark_event(
+            engagement=engagement,
+            event="maintenance_scheduled",
+            actor=actor,
+            note=f"Maintenance schedule generated: {total} dated tasks, owner {owner}",
         )
     return ScheduleResult(len(new), kept, len(stale), total)
 

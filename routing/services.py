@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from engagements.exports import csv_write, xlsx_write
 from engagements.models import Engagement, User
-from engagements.services import activity_record, signoff_publish
+from engagements.services import activity_record, checklist_mark_event, signoff_publish
 from engagements.units import megabytes
 from routing import engine, qa, salesforce, tables
 from routing.models import (
@@ -1379,6 +1379,15 @@ def audit_run(*, audit, progress: Progress = _no_progress):
                     "refinement trigger"
                 ),
                 data={"audit": audit.pk, "accuracy": audit.accuracy},
+            )
+        if audit.conclusive:
+            # Seed 000, 3c: "sample 50+ accounts created since rollout, verify correct
+            # assignment" — this audit did.
+            checklist_mark_event(
+                engagement=audit.engagement,
+                event="accuracy_checked",
+                actor=audit.created_by,
+                note=f"Routing audit {audit.pk}: {audit.matches} of {audit.compared} correct",
             )
     return audit
 

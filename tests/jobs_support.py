@@ -24,6 +24,7 @@ def worker_env() -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="tests.settings",
         PORTAL_TEST_DB_NAME=str(connection.settings_dict["NAME"]),
+        PORTAL_TEST_MEDIA_ROOT=str(settings.MEDIA_ROOT),
         REDIS_URL=settings.REDIS_URL,
     )
     return env

@@ -150,15 +150,21 @@ def job_detail(request: HttpRequest, engagement: Engagement, job_pk: int) -> Htt
 @engagement_view()
 @require_GET
 def job_status(request: HttpRequest, engagement: Engagement, job_pk: int) -> HttpResponse:
-    """The polled fragment: progress bar while active; stops htmx polling once finished."""
+    """The polled fragment: progress bar while active; stops htmx polling once finished, and
+    with ``refresh_on_done`` reloads the page then (it shows the job's results)."""
     job = job_refresh(get_object_or_404(engagement.jobs, pk=job_pk))
+    refresh_on_done = bool(request.GET.get("refresh_on_done"))
     response = render(
-        request, "engagements/_job_status.html", {"engagement": engagement, "job": job}
+        request,
+        "engagements/_job_status.html",
+        # The fragment replaces the polling element: its next poll must ask for the reload
+        # too, or a job still running at the first poll never refreshes the page.
+        {"engagement": engagement, "job": job, "refresh_on_done": refresh_on_done},
     )
     if request.htmx and not job.is_active:
         # 286 tells htmx to stop polling; the swap still shows the final state.
         stop = HttpResponseStopPolling(response.content)
-        if request.GET.get("refresh_on_done"):
+        if refresh_on_done:
             stop["HX-Refresh"] = "true"
         return stop
     return response

@@ -294,3 +294,23 @@ def test_the_engagements_app_registers_the_periodic_sweep_as_worker_upkeep():
     from engagements.jobs import schedule_jobs_sweep
 
     assert schedule_jobs_sweep in worker._upkeep
+
+
+def test_a_job_still_running_keeps_asking_for_the_page_reload_at_each_poll(world, client):
+    # The package page polls with ?refresh_on_done=1 so it reloads (and shows the new version)
+    # once the build is done. The fragment that answers a poll replaces the polling element:
+    # it must carry the parameter on, or a job running at the first poll never reloads the
+    # page (found by the browser journey with a real worker: "Succeeded" over "No package").
+    job = _job(world, status=Job.Status.RUNNING, worker_pid=os.getpid())
+    client.force_login(world.architect)
+    status_url = f"/engagements/{world.engagement.pk}/jobs/{job.pk}/status/"
+    response = client.get(status_url + "?refresh_on_done=1", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert f'hx-get="{status_url}?refresh_on_done=1"' in response.content.decode()
+    # Without the parameter the next poll asks for none.
+    plain = client.get(status_url, HTTP_HX_REQUEST="true").content.decode()
+    assert f'hx-get="{status_url}"' in plain
+    # Done: polling stops and the page reloads.
+    job.mark_succeeded({"message": "done"})
+    done = client.get(status_url + "?refresh_on_done=1", HTTP_HX_REQUEST="true")
+    assert done.status_code == 286 and done["HX-Refresh"] == "true"

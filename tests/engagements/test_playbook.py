@@ -236,6 +236,18 @@ def test_terms_glossary_maintenance_and_documents(playbook):
             "unknown meeting type 'party'",
         ),
         (
+            lambda d: d["phases"][0]["subphases"][0]["groups"][0]["items"][0].update(
+                event="training_delivered:yoga"
+            ),
+            "unknown training type 'yoga'",
+        ),
+        (
+            lambda d: d["phases"][0]["subphases"][0]["groups"][0]["items"][0].update(
+                event="schedule_made"
+            ),
+            "'schedule_made' must be intake_submitted",
+        ),
+        (
             lambda d: d["phase_weight_profiles"][0]["weights"].update(strategy=90),
             "must add up to 100",
         ),

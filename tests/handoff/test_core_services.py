@@ -110,6 +110,69 @@ def test_training_delivered_needs_date_and_attendees(world):
     assert session.state == TrainingSession.State.PLANNED
 
 
+def _done(engagement, *keys):
+    return dict(engagement.checklist_items.filter(key__in=keys).values_list("key", "done"))
+
+
+def test_delivering_a_training_ticks_its_audiences_item_on_the_phase_board(world):
+    engagement = world.engagement
+    services.trainings_generate(engagement=engagement, actor=world.architect)
+    directors = engagement.training_sessions.get(audience_slug="sales_directors")
+    services.training_update(
+        session=directors,
+        values={"state": "scheduled", "day": date(2026, 1, 10)},
+        actor=world.architect,
+    )
+    assert not engagement.checklist_items.get(key="3b.directors").done  # scheduled only
+    services.training_update(
+        session=engagement.training_sessions.get(pk=directors.pk),
+        values={"state": "delivered", "day": date(2026, 1, 10), "attendees": "Both directors"},
+        actor=world.architect,
+    )
+    item = engagement.checklist_items.get(key="3b.directors")
+    assert item.done and item.done_by == world.architect
+    assert item.note == "Sales Directors training delivered 10 Jan 2026"
+    # The other audiences' items wait for their own sessions.
+    assert _done(engagement, "3b.leadership", "3b.revops", "3b.managers", "3b.reps") == {
+        "3b.leadership": False,
+        "3b.revops": False,
+        "3b.managers": False,
+        "3b.reps": False,
+    }
+    (logged,) = engagement.activity.filter(verb="checklist.done")
+    assert logged.data == {"item": "3b.directors", "event": "training_delivered:sales_directors"}
+
+
+def test_an_accuracy_check_of_fifty_accounts_ticks_the_monitoring_item(world):
+    engagement = world.engagement
+    services.accuracy_check_add(
+        engagement=engagement,
+        values={"day": date(2026, 2, 1), "sampled": 20, "correct": 20},
+        actor=world.architect,
+    )
+    assert not engagement.checklist_items.get(key="3c.accuracy").done  # seed: 50+ accounts
+    services.accuracy_check_add(
+        engagement=engagement,
+        values={"day": date(2026, 2, 8), "sampled": 50, "correct": 47},
+        actor=world.architect,
+    )
+    item = engagement.checklist_items.get(key="3c.accuracy")
+    assert item.done and item.done_by == world.architect
+    assert item.note == "Accuracy check of 08 Feb 2026: 47 of 50 correct"
+
+
+def test_generating_the_schedule_ticks_the_schedule_items_not_the_triggers_one(rolled_out):
+    engagement = rolled_out.engagement
+    services.maintenance_generate(engagement=engagement, actor=rolled_out.architect)
+    keys = ("4a.monthly", "4a.quarterly", "4a.first_cycle", "4a.annual", "4a.owner")
+    assert _done(engagement, *keys, "4a.triggers") == {
+        **dict.fromkeys(keys, True),
+        "4a.triggers": False,
+    }
+    owner = engagement.checklist_items.get(key="4a.owner")
+    assert owner.done_by == rolled_out.architect and "owner customer" in owner.note
+
+
 def test_accuracy_check_refuses_more_correct_than_sampled(world):
     with pytest.raises(ValidationError) as exc:
         services.accuracy_check_add(

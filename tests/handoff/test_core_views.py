@@ -4,6 +4,7 @@ calendar feed at its secret URL, query counts, and the check_triggers command.""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from html.parser import HTMLParser
 
 import icalendar
 import pytest
@@ -198,6 +199,53 @@ def test_office_hours_and_accuracy_forms_report_bad_input(world, login):
         {"kind": "misrouted", "severity": "low", "summary": "x"},
     )
     assert response.status_code == 400 and b"needs its CRM account id" in response.content
+
+
+class _Labels(HTMLParser):
+    """Element ids of a page, and each label's ``for`` with the id of the form it sits in."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids: list[str] = []
+        self.form_of: dict[str, str] = {}  # field id -> id of its form
+        self.labels: list[tuple[str, str]] = []  # (for, id of the label's form)
+        self._form = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self._form = attrs.get("id") or attrs.get("action", "")
+        if "id" in attrs:
+            self.ids.append(attrs["id"])
+            self.form_of.setdefault(attrs["id"], self._form)
+        if tag == "label" and attrs.get("for"):
+            self.labels.append((attrs["for"], self._form))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = ""
+
+
+@pytest.mark.parametrize("name", ["hypercare", "enablement", "maintenance", "handoff"])
+def test_every_label_on_a_handoff_page_points_at_a_field_of_its_own_form(world, login, name):
+    # The hypercare page shows the rollout, office hours, issue and accuracy forms at once; two
+    # have a "Date" field, which both had the id "id_day": the accuracy form's label pointed at
+    # the office hours field (found by the browser journey).
+    services.hypercare_rollout_set(
+        engagement=world.engagement, rollout=date(2026, 1, 15), actor=world.architect
+    )
+    services.trainings_generate(engagement=world.engagement, actor=world.architect)
+    services.maintenance_generate(engagement=world.engagement, actor=world.architect)
+    response = login(world.architect).get(_url(name, world.engagement))
+    assert response.status_code == 200
+    parsed = _Labels()
+    parsed.feed(response.content.decode())
+    duplicates = sorted({i for i in parsed.ids if parsed.ids.count(i) > 1})
+    assert duplicates == []
+    assert parsed.labels, "the page has no labelled field"
+    for target, form in parsed.labels:
+        assert target in parsed.form_of, f"label for {target!r} points at nothing"
+        assert parsed.form_of[target] == form, f"label for {target!r} is outside its field's form"
 
 
 def test_ops_records_an_accuracy_check_customer_cannot(world, login):

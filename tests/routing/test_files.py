@@ -262,6 +262,9 @@ def test_an_audit_samples_accounts_since_rollout_and_reports_accuracy(small, cli
     assert services.routing_accuracy_latest(engagement=small.engagement) == 95.0
     page = client.get(url(small.engagement, f"audits/{audit.pk}/")).content.decode()
     assert "95.0 %" in page and "Someone Else" in page and "Refinement trigger" not in page
+    # Seed 000, 3c: "sample 50+ accounts created since rollout" — the audit did it.
+    item = small.engagement.checklist_items.get(key="3c.accuracy")
+    assert item.done and item.done_by == small.ops and "57 of 60 correct" in item.note
 
 
 def test_accuracy_below_90_raises_the_refinement_trigger(small):
@@ -291,6 +294,7 @@ def test_a_small_sample_is_compared_whole_and_flagged(small):
     audit = services.audit_run(audit=audit)
     assert audit.compared == 10 and not audit.conclusive
     assert "Only 10 accounts were created since" in " ".join(audit.notes)
+    assert not small.engagement.checklist_items.get(key="3c.accuracy").done
 
 
 @pytest.mark.parametrize(
