@@ -9,7 +9,7 @@ accounts route automatically) or single accounts (``atom="account"``, routed by 
 for enterprise pods where a map means little).
 
 This module is the contract between the portal's balancing runs and the routing engine
-(``docs/architecture.md``): both evaluate a :class:`HierarchySpec` with :meth:`HierarchySpec.pod_of`
+(``docs/routing.md``): both evaluate a :class:`HierarchySpec` with :meth:`HierarchySpec.pod_of`
 or :func:`assign_pods` and get the same answer.
 
 Evaluation rules (both sides rely on them):

@@ -1709,7 +1709,7 @@ def _summary_sheet(engagement: Engagement, summary: ValuationSummary | None) -> 
 
 
 # --- The approved territory map: the contract with routing ----------------------------------------
-# (docs/architecture.md "Territory design"; the work is in territories.design)
+# (docs/territory-design.md §10; the work is in territories.design)
 
 
 @dataclass(frozen=True)
