@@ -188,11 +188,19 @@ def _pid_alive(pid: int) -> bool:
 def _rq_statuses(jobs: list[Job]) -> dict[int, tuple[str | None, str]]:
     """RQ's view of ``jobs`` in one Redis round trip: {job pk: (status or None when RQ no
     longer has it, exception text of a failed job)}."""
+    from rq.exceptions import NoSuchJobError
     from rq.job import Job as RQJob
 
     if not jobs:
         return {}
-    rq_jobs = RQJob.fetch_many([job.rq_id for job in jobs], connection=_queue().connection)
+    connection = _queue().connection
+    ids = [job.rq_id for job in jobs]
+    try:
+        rq_jobs = RQJob.fetch_many(ids, connection=connection)
+    except NoSuchJobError:
+        # One hash RQ cannot read (half-expired, or written by something else) makes
+        # fetch_many raise for all; ask one by one and treat the unreadable ones as gone.
+        rq_jobs = [_fetch_or_none(rq_id, connection) for rq_id in ids]
     states: dict[int, tuple[str | None, str]] = {}
     for job, rq_job in zip(jobs, rq_jobs, strict=True):
         if rq_job is None:
@@ -206,6 +214,16 @@ def _rq_statuses(jobs: list[Job]) -> dict[int, tuple[str | None, str]]:
             exc_text = (getattr(result, "exc_string", "") or "").strip()
         states[job.pk] = (status_text, exc_text)
     return states
+
+
+def _fetch_or_none(rq_id: str, connection):
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job as RQJob
+
+    try:
+        return RQJob.fetch(rq_id, connection=connection)
+    except NoSuchJobError:
+        return None
 
 
 def _is_local(job: Job) -> bool:

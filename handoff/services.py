@@ -823,7 +823,6 @@ def territory_values(*, engagement: Engagement) -> tuple[list[triggers.Territory
 
 
 @transaction.atomic
-@transaction.atomic
 def triggers_check(*, engagement: Engagement, today: date | None = None) -> list[TriggerEvaluation]:
     """Evaluate the refinement triggers on live data; store the latest result per trigger."""
     today = today or timezone.localdate()

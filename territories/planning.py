@@ -413,7 +413,8 @@ def drift(
     ``approved``: per territory ``key``, ``label``, ``pod``, ``pod_label``, ``rep``, ``count``,
     ``value``; ``current``: territory key -> (count, value) of today's accounts routed by the
     approved map. Per territory the value variance against approval; per pod the max/min value
-    ratio now (seed 000's 2× trigger) and the largest deviation from the pod's current mean.
+    ratio now (seed 000's 2× trigger) and the largest deviation of value and of account count
+    from the pod's current means (the 20 % rule reads both).
     """
     rows = []
     for t in approved:
@@ -442,14 +443,23 @@ def drift(
         low, high = min(values), max(values)
         ratio = high / low if low > 0 else (None if high > 0 else 1.0)
         deviation = max((abs(v - mean) / mean * 100 for v in values), default=0.0) if mean else 0.0
+        counts = [r["current_count"] for r in members]
+        count_mean = sum(counts) / len(counts) if counts else 0.0
+        count_deviation = (
+            max((abs(c - count_mean) / count_mean * 100 for c in counts), default=0.0)
+            if count_mean
+            else 0.0
+        )
         pods.append(
             {
                 "pod": key,
                 "pod_label": members[0]["pod_label"],
                 "max_min_ratio": None if ratio is None else round(ratio, 3),
                 "max_deviation_pct": round(deviation, 1),
+                # Seed 000's balance review reads account count and value per territory.
+                "max_count_deviation_pct": round(count_deviation, 1),
                 "two_x": ratio is None or ratio >= 2.0,
-                "over_20": deviation > REBALANCE_PCT,
+                "over_20": max(deviation, count_deviation) > REBALANCE_PCT,
             }
         )
     return {"territories": rows, "pods": pods}

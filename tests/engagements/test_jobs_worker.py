@@ -193,3 +193,27 @@ def test_a_worker_runs_the_periodic_sweep_and_schedules_the_next_one(world):
     assert world.engagement.activity.filter(verb="job.failed", data__job=dead.pk).exists()
     scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
     assert len(scheduled) == 1 and scheduled[0].startswith("engagements-sweep-jobs-")
+
+
+def test_a_job_hash_rq_cannot_read_counts_as_gone_and_the_others_are_still_swept(world):
+    """RQ's fetch_many raises for every job when one hash has no payload (half-expired, or
+    written by something else); the sweep must not crash a page or a job start on that."""
+    import django_rq
+    from django.utils import timezone
+
+    queue = django_rq.get_queue("default")
+    old = timezone.now() - timezone.timedelta(minutes=5)
+    broken = Job.objects.create(
+        engagement=world.engagement, kind="tests.x", title="Broken hash", created_at=old
+    )
+    alive = Job.objects.create(engagement=world.engagement, kind="tests.x", title="Waiting")
+    queue.enqueue(jobs_support.slow_job, alive.pk, job_id=alive.rq_id)
+    queue.connection.hset(f"rq:job:{broken.rq_id}", "status", "queued")  # no "data" field
+
+    failed = jobs_sweep()
+
+    broken.refresh_from_db()
+    alive.refresh_from_db()
+    assert [job.pk for job in failed] == [broken.pk]
+    assert broken.status == Job.Status.FAILED and "lost this job" in broken.error
+    assert alive.status == Job.Status.QUEUED

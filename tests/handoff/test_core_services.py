@@ -336,11 +336,14 @@ def test_data_changed_after_approval_fires_the_drift_triggers_with_the_drift_che
         drift = design.drift_check(engagement=engagement)
         rows = {r.slug: r for r in services.triggers_check(engagement=engagement)}
         # The triggers read the drift check's figures: the worst max/min ratio and the
-        # largest deviation from a pod's mean over pods of two or more territories.
+        # largest deviation of value or account count from a pod's mean over pods of two or
+        # more territories.
         pods = [
             p for p in drift["pods"] if sum(t["pod"] == p["pod"] for t in drift["territories"]) >= 2
         ]
-        assert rows["balance-variance"].value == max(p["max_deviation_pct"] for p in pods)
+        assert rows["balance-variance"].value == pytest.approx(
+            max(max(p["max_deviation_pct"], p["max_count_deviation_pct"]) for p in pods), abs=0.06
+        )
         assert rows["value-drift"].value == pytest.approx(
             max(p["max_min_ratio"] for p in pods), abs=1e-3
         )
