@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-import django_rq
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from engagements.tracking import jobs_sweep
+from engagements.worker import schedule_once
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +49,12 @@ def _next_run(now: datetime) -> datetime:
 def schedule_jobs_sweep() -> str | None:
     """Schedule the next sweep unless it is already queued or scheduled; returns its job id
     (None when Redis is unreachable: the worker logs it and runs without the sweep)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job as RQJob
-
     when = _next_run(timezone.now())
-    job_id = job_id_for(when)
-    try:
-        queue = django_rq.get_queue("default")
-        try:
-            existing = RQJob.fetch(job_id, connection=queue.connection)
-        except NoSuchJobError:
-            existing = None
-        if existing is not None:
-            status = existing.get_status(refresh=False)
-            if getattr(status, "value", status) in ("scheduled", "queued", "started", "deferred"):
-                return job_id
-        # Short result TTL: a run per minute must not fill Redis with finished jobs.
-        queue.enqueue_at(when, sweep_jobs_periodic, job_id=job_id, result_ttl=600)
-    except RedisError as exc:
-        log.warning("Could not schedule the periodic sweep of dead jobs: %s", exc)
-        return None
-    return job_id
+    # Short result TTL: a run per minute must not fill Redis with finished jobs.
+    return schedule_once(
+        sweep_jobs_periodic,
+        job_id=job_id_for(when),
+        when=when,
+        result_ttl=600,
+        what="the periodic sweep of dead jobs",
+    )

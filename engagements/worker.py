@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
+import django_rq
 from django.conf import settings
+from redis.exceptions import RedisError
 from rq.worker import Worker as RQWorker
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,32 @@ def on_upkeep(func: Callable[[], object]) -> None:
     idempotent and quick (it runs in the worker's main process, between jobs)."""
     if func not in _upkeep:
         _upkeep.append(func)
+
+
+def schedule_once(
+    func: Callable[[], object], *, job_id: str, when: datetime, result_ttl: int, what: str
+) -> str | None:
+    """Schedule ``func`` at ``when`` under ``job_id`` unless a job of that id is already
+    scheduled, queued or running; return the id (None when Redis is unreachable: logged, and
+    the worker goes on without it). The id fixed by the period makes upkeep idempotent."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job as RQJob
+
+    try:
+        queue = django_rq.get_queue("default")
+        try:
+            existing = RQJob.fetch(job_id, connection=queue.connection)
+        except NoSuchJobError:
+            existing = None
+        if existing is not None:
+            status = existing.get_status(refresh=False)
+            if getattr(status, "value", status) in ("scheduled", "queued", "started", "deferred"):
+                return job_id
+        queue.enqueue_at(when, func, job_id=job_id, result_ttl=result_ttl)
+    except RedisError as exc:
+        log.warning("Could not schedule %s: %s", what, exc)
+        return None
+    return job_id
 
 
 def run_upkeep() -> None:

@@ -17,10 +17,9 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 
-import django_rq
 from django.utils import timezone
-from redis.exceptions import RedisError
 
+from engagements.worker import schedule_once
 from handoff import services
 
 log = logging.getLogger(__name__)
@@ -71,23 +70,11 @@ def _next_run(after: date | None) -> datetime:
 def schedule_daily_check(*, after: date | None = None) -> str | None:
     """Schedule the next daily check unless it is already queued or scheduled; returns its
     job id (None when Redis is unreachable: the worker logs it and runs without the check)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job as RQJob
-
     when = _next_run(after)
-    job_id = job_id_for(timezone.localdate(when))
-    try:
-        queue = django_rq.get_queue("default")
-        try:
-            existing = RQJob.fetch(job_id, connection=queue.connection)
-        except NoSuchJobError:
-            existing = None
-        if existing is not None:
-            status = existing.get_status(refresh=False)
-            if getattr(status, "value", status) in ("scheduled", "queued", "started", "deferred"):
-                return job_id
-        queue.enqueue_at(when, check_triggers_daily, job_id=job_id, result_ttl=7 * 24 * 3600)
-    except RedisError as exc:
-        log.warning("Could not schedule the daily refinement-trigger check: %s", exc)
-        return None
-    return job_id
+    return schedule_once(
+        check_triggers_daily,
+        job_id=job_id_for(timezone.localdate(when)),
+        when=when,
+        result_ttl=7 * 24 * 3600,
+        what="the daily refinement-trigger check",
+    )
