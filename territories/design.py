@@ -2121,12 +2121,7 @@ def accounts_on_map(
             continue
         if pod.atom == "unit":
             sub = frame.iloc[rows]
-            atoms = geo.unit_ids(
-                sub["state"],
-                sub["postal_code"],
-                sub["city"],
-                granularity_by_state=pod.granularity_by_state,
-            ).to_numpy(dtype=object)
+            atoms = runs.pod_unit_ids(pod, sub)
         else:
             atoms = frame["external_id"].to_numpy(dtype=object)[rows]
         keys[rows] = [by_atom.get((pod.key, a), "") for a in atoms]

@@ -214,12 +214,7 @@ def hierarchy_preview(
         if pod.atom != "unit" or not rows.any():
             continue
         sub = frame[rows]
-        units = geo.unit_ids(
-            sub["state"].to_numpy(dtype=object),
-            sub["postal_code"].to_numpy(dtype=object),
-            sub["city"].to_numpy(dtype=object),
-            granularity_by_state=pod.granularity_by_state,
-        ).to_numpy(dtype=object)
+        units = pod_unit_ids(pod, sub)
         for unit, total in pd.Series(value[rows]).groupby(units).sum().items():
             unit_values[(pod.key, str(unit))] = float(total)
     rest = (pod_key == "") & ~is_named
@@ -393,13 +388,18 @@ def pod_units(pod: PodSpec) -> list[str]:
     return units
 
 
-def _unit_atoms(pod: PodSpec, sub: pd.DataFrame, extras: np.ndarray, owners: np.ndarray):
-    units = geo.unit_ids(
+def pod_unit_ids(pod: PodSpec, sub: pd.DataFrame) -> np.ndarray:
+    """The geographic unit of each account of ``sub`` at ``pod``'s granularity per state."""
+    return geo.unit_ids(
         sub["state"].to_numpy(dtype=object),
         sub["postal_code"].to_numpy(dtype=object),
         sub["city"].to_numpy(dtype=object),
         granularity_by_state=pod.granularity_by_state,
     ).to_numpy(dtype=object)
+
+
+def _unit_atoms(pod: PodSpec, sub: pd.DataFrame, extras: np.ndarray, owners: np.ndarray):
+    units = pod_unit_ids(pod, sub)
     # The pod covers its whole geography, not only the units that hold accounts today: an
     # account created tomorrow in an empty county must route to a territory too.
     every = sorted(set(units.tolist()) | set(pod_units(pod)))
