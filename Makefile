@@ -26,10 +26,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+# The demo is seeded with Redis already up: approving its balancing run queues real jobs (the
+# growth plan, the suggested rebalancing moves), which the worker started with the web server
+# then runs (not during the seeding: two writers on one SQLite file would wait on each other).
 demo: venv
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py demo --accounts $(DEMO_ACCOUNTS)
-	$(PY) bin/with_redis.py --worker -- $(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) bin/with_redis.py -- sh -c '$(PY) manage.py demo --accounts $(DEMO_ACCOUNTS) && exec $(PY) bin/with_redis.py --worker -- $(PY) manage.py runserver $(HOST):$(PORT)'
 
 serve: venv
 	$(PY) bin/with_redis.py --worker -- $(PY) manage.py runserver $(HOST):$(PORT)

@@ -245,5 +245,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": "INFO"}},
+    "loggers": {
+        "rq.worker": {"level": "INFO"},
+        # WeasyPrint reports every rendering step at INFO: a package build would flood the log.
+        "weasyprint.progress": {"level": "WARNING"},
+    },
 }
