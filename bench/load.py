@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 LOG = Path("/tmp/load_bench_gunicorn.log")
+CSRF = "loadbenchcsrfsecret0123456789abc"  # 32 characters: a CSRF secret as the cookie holds it
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Request:
     cookie: str = ""
     body: bytes = b""
     token: str = ""
+    # A form POST as htmx sends it (the CSRF secret both in the cookie and the header).
+    form: bool = False
 
 
 @dataclass
@@ -99,7 +102,7 @@ def plan() -> tuple[list[Kind], str]:
     django.setup()
     from django.db.models import Count
 
-    from engagements.models import Engagement, User
+    from engagements.models import ChecklistItem, Engagement, User
     from routing.access import token_create
     from routing.models import RoutingToken
     from territories.models import Account, BalancingRun
@@ -142,6 +145,19 @@ def plan() -> tuple[list[Kind], str]:
         return [Request(kind, "GET", p, cookie=cookie) for p in paths]
 
     arch = cookies[architect.username]
+    # Consultancy-owned required items of Strategy (the open phase) ticked by hand.
+    ticks = list(
+        ChecklistItem.objects.filter(
+            engagement__in=mine,
+            required=True,
+            owner=ChecklistItem.Owner.CONSULTANCY,
+            subphase__phase__number=1,
+            signoff_subject="",  # ticked by a sign-off, not by hand
+            condition="",  # applies to every engagement
+        ).order_by("engagement_id", "pk")[:200]
+    )
+    if not ticks:
+        raise SystemExit("No Strategy checklist items to tick: seed with bench/load_data.py first.")
     sample = mine[:: max(1, len(mine) // 5)][:5]  # the big one and four small ones
     kinds = [
         Kind("manager dashboard", 1, pages("manager dashboard", cookies["manager"], ["/"])),
@@ -192,6 +208,24 @@ def plan() -> tuple[list[Kind], str]:
                     for page in ("enablement", "hypercare", "maintenance", "close", "package")
                 ],
             ),
+        ),
+        Kind(
+            # Architects tick checklist items: each records an activity event, so the
+            # dashboards cannot simply reuse what they computed before.
+            "checklist tick (write)",
+            0.5,
+            [
+                Request(
+                    "checklist tick (write)",
+                    "POST",
+                    f"/engagements/{item.engagement_id}/phases/items/{item.pk}/toggle/",
+                    cookie=arch,
+                    body=f"done={done}".encode(),
+                    form=True,
+                )
+                for item in ticks
+                for done in (1, 0)
+            ],
         ),
         Kind(
             "routing API",
@@ -284,12 +318,18 @@ def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
 async def send(port: int, request: Request) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = f"{request.method} {request.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-    if request.cookie:
-        head += f"Cookie: {request.cookie}\r\n"
-    if request.token:
-        head += f"Authorization: Bearer {request.token}\r\n"
-    if request.body:
-        head += f"Content-Type: application/json\r\nContent-Length: {len(request.body)}\r\n"
+    if request.form:
+        head += f"Cookie: {request.cookie}; csrftoken={CSRF}\r\n"
+        head += f"X-CSRFToken: {CSRF}\r\nHX-Request: true\r\n"
+        head += "Content-Type: application/x-www-form-urlencoded\r\n"
+        head += f"Content-Length: {len(request.body)}\r\n"
+    else:
+        if request.cookie:
+            head += f"Cookie: {request.cookie}\r\n"
+        if request.token:
+            head += f"Authorization: Bearer {request.token}\r\n"
+        if request.body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(request.body)}\r\n"
     writer.write(head.encode() + b"\r\n" + request.body)
     await writer.drain()
     data = await reader.read()

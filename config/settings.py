@@ -125,6 +125,9 @@ RQ_QUEUES = {
 # passes, so a flushed or restarted Redis loses it for at most this long (engagements/worker.py).
 RQ = {"WORKER_CLASS": "engagements.worker.Worker"}
 WORKER_MAINTENANCE_SECONDS = env_int("WORKER_MAINTENANCE_SECONDS", 600, minimum=1)
+# How long the manager and ops dashboards may reuse their engagement overviews while no activity
+# is recorded anywhere (engagements.dashboard.engagement_overviews_reused); 0 turns it off.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 300, minimum=0)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -174,7 +174,7 @@ def _csv(rows) -> HttpResponse:
 
 
 def _all_overviews(user):
-    return dashboard.engagement_overviews(list(engagements_for(user)))
+    return dashboard.engagement_overviews_reused(list(engagements_for(user)))
 
 
 def _manager(request: HttpRequest, heading: str, template: str) -> HttpResponse:

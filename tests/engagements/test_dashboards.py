@@ -373,3 +373,49 @@ def test_each_engagement_projects_with_its_own_templates_calendar(world):
     }
     assert rows[world.engagement.pk].projection.months == 2.5  # seed 000: 100-200 h, 2-3 months
     assert rows[world.other.pk].projection.months == 5.0
+
+
+def test_the_manager_dashboard_reuses_overviews_until_something_happens(world, client, settings):
+    """With DASHBOARD_CACHE_SECONDS each engagement's overview is reused while no activity is
+    recorded on it; any service that changes what it reads records one, so the next view
+    computes that engagement's overview afresh, and only that one."""
+    from django.core.cache import cache
+
+    from engagements.services import checklist_toggle
+
+    cache.clear()
+    settings.DASHBOARD_CACHE_SECONDS = 300
+    _busy(world.engagement, world.architect, world.customer)
+    _busy(world.other, world.architect2, world.customer2)
+    client.force_login(world.manager)
+
+    def view():
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get("/").content.decode()
+        return _rows(html), len(ctx.captured_queries)
+
+    first, computed = view()
+    again, reused = view()
+    # Reused: session, user, engagements, the newest activity per engagement, the three
+    # provided columns; not the overview's eight.
+    assert reused == 7 < computed == 15
+    assert again == first
+    item = world.engagement.checklist_items.filter(done=False, required=True).first()
+    checklist_toggle(item=item, done=True, actor=world.architect)
+    with CaptureQueriesContext(connection) as ctx:
+        rows = dashboard.engagement_overviews_reused([world.engagement, world.other])
+    phases = [q["sql"] for q in ctx.captured_queries if 'FROM "engagements_phase"' in q["sql"]]
+    assert len(phases) == 1 and f"({world.engagement.pk})" in phases[0]  # only the changed one
+    fresh = dashboard.engagement_overviews([world.engagement, world.other])
+    for reused_row, fresh_row in zip(rows, fresh, strict=True):
+        assert reused_row.blockers_summary == fresh_row.blockers_summary
+        assert reused_row.progress == fresh_row.progress
+        assert reused_row.cells.keys() == fresh_row.cells.keys()
+    changed, recomputed = view()
+    assert changed != first
+    # A day later the days in phase and the projections move: new keys.
+    tomorrow = timezone.localdate() + timezone.timedelta(days=1)
+    later = dashboard.engagement_overviews_reused([world.engagement], today=tomorrow)
+    assert later[0].days_in_phase == (
+        dashboard.engagement_overviews([world.engagement], today=tomorrow)[0].days_in_phase
+    )

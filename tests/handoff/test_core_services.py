@@ -318,6 +318,41 @@ def test_triggers_and_sensitivity_on_an_approved_map(world):
         assert abs(b.distance_pct) <= 10.0
 
 
+@pytest.mark.slow
+def test_sensitive_territories_are_cached_under_the_run_and_the_data_version(world):
+    """The handoff page asks for them on every view; routing the universe again each time made
+    it the slowest page under load. A change of the accounts makes a new answer."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from territories.models import Account
+
+    cache.clear()
+    engagement = world.engagement
+    make_universe(engagement, n=300)
+    make_approved_run(engagement)
+
+    def call():
+        with CaptureQueriesContext(connection) as ctx:
+            result = services.sensitive_territories(engagement=engagement)
+        return result, len(ctx.captured_queries)
+
+    first, computed = call()
+    again, cached = call()
+    assert again == first
+    # The approved run and the data version (accounts, valuation, roster) only.
+    assert cached == 4 < computed
+    biggest = Account.objects.filter(engagement=engagement).order_by("-value").first()
+    Account.objects.filter(pk=biggest.pk).update(
+        annual_revenue=10**12, value=10**9, updated_at=timezone.now()
+    )
+    changed, recomputed = call()
+    assert recomputed == computed
+    assert changed != first  # a trillion-dollar company moves the figures
+
+
 def test_data_changed_after_approval_fires_the_drift_triggers_with_the_drift_checks_figures(
     world,
 ):
