@@ -31,7 +31,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
-from engagements.models import Engagement, Membership, Role, User
+from engagements.models import ChecklistItem, Engagement, Membership, Role, User
 
 
 class Capability(StrEnum):
@@ -67,6 +67,9 @@ class Access:
 
     def can(self, capability: Capability) -> bool:
         return capability in self.caps
+
+    def can_any(self, capabilities: Iterable[Capability]) -> bool:
+        return any(c in self.caps for c in capabilities)
 
     @property
     def is_customer(self) -> bool:
@@ -190,7 +193,37 @@ def engagement_view(
     return decorator
 
 
-def require(engagement: Engagement, capability: Capability) -> None:
-    """Raise 403 unless the already-resolved engagement's access allows ``capability``."""
-    if not engagement.access.can(capability):
+def require(engagement: Engagement, capability: Capability | Iterable[Capability]) -> None:
+    """Raise 403 unless the already-resolved engagement's access allows ``capability`` (or, given
+    several, any one of them)."""
+    wanted = (capability,) if isinstance(capability, Capability) else tuple(capability)
+    if not engagement.access.can_any(wanted):
         raise PermissionDenied(f"Your role ({engagement.access.role.label}) cannot do this.")
+
+
+# --- Who does which piece of work inside an engagement ----------------------------------------
+
+# The Engineering phase is the routing build (territory object, flows, QA, engineering handoff):
+# the engineer who builds it ticks its items, as the architect does.
+ROUTING_PHASE = "engineering"
+
+
+def tick_capabilities(item: ChecklistItem) -> tuple[Capability, ...]:
+    """What lets a user tick ``item`` (any one of them): customer homework the customer approver
+    (and the architect); the Engineering phase's items the architect or the engineer; every other
+    item the architect. ``item.subphase.phase`` should be loaded (``select_related``)."""
+    if item.owner == ChecklistItem.Owner.CUSTOMER:
+        return (C.CUSTOMER_INPUT,)
+    if item.subphase.phase.slug == ROUTING_PHASE:
+        return (C.EDIT, C.ROUTING)
+    return (C.EDIT,)
+
+
+def can_tick(access: Access | None, item: ChecklistItem) -> bool:
+    return access is not None and access.can_any(tick_capabilities(item))
+
+
+def maintenance_capabilities(owner: str) -> tuple[Capability, ...]:
+    """What lets a user mark a maintenance check done: the architect always; the customer
+    approver too when the customer owns maintenance (a single-project engagement, seed 000)."""
+    return (C.EDIT, C.CUSTOMER_INPUT) if owner == "customer" else (C.EDIT,)

@@ -194,6 +194,12 @@ class Overview:
         return self.cells.get(key)
 
 
+def _closed_on(phases: list[PhaseProgress]) -> date | None:
+    """The day the engagement closed: its last phase closing (all phases are closed)."""
+    closed = [p.closed_at for p in phases if p.closed_at]
+    return timezone.localtime(max(closed)).date() if closed else None
+
+
 def _signoff_states(engagement_ids: list[int]) -> dict[int, dict[str, str]]:
     """engagement id -> subject -> state of its latest version (one query)."""
     latest = SignoffRecord.objects.filter(version=OuterRef("pk")).order_by("-sequence")
@@ -380,6 +386,7 @@ def engagement_overviews(
             today=today,
             fiscal_year_start=engagement.fiscal_year_start,
             progress=progress_pct,
+            closed_on=_closed_on(progress_list) if current is None else None,
             **_calendar_rule(calendars.get(engagement.pk)),
         )
         opened = current.opened_at if current else None

@@ -150,9 +150,14 @@ class Projection:
     # progress or once everything is done.
     forecast_finish: date | None = None
     forecast_late: bool = False  # forecast after the fiscal-year start
+    # The day the last phase closed; a closed engagement has an outcome, not a forecast or a
+    # risk (late_for_fiscal_year then says whether it closed after the fiscal-year start).
+    closed_on: date | None = None
 
     @property
     def at_risk(self) -> bool:
+        if self.closed_on is not None:
+            return False
         return self.over_budget or self.late_for_fiscal_year or self.forecast_late
 
 
@@ -183,10 +188,13 @@ def calendar_projection(
     hours_high: float,
     months_high: float,
     progress: float | None = None,
+    closed_on: date | None = None,
 ) -> Projection:
     """The plan from the hour budget, and (given ``progress`` 0–100) the forecast at the pace
     so far: elapsed days ÷ progress share. Both are compared with the fiscal-year start,
-    before which territories must be live."""
+    before which territories must be live. Given ``closed_on`` (the engagement is closed), time
+    stops there: elapsed is counted to that day, there is no forecast, and the finish compared
+    with the fiscal-year start is the real one."""
     months = planned_months(
         hour_budget,
         hours_low=hours_low,
@@ -196,10 +204,11 @@ def calendar_projection(
     )
     length_days = round(months * DAYS_PER_MONTH)
     finish = start + timedelta(days=length_days)
-    elapsed = max(0, (today - start).days)
+    elapsed = max(0, ((closed_on or today) - start).days)
     forecast = None
-    if progress is not None and 0 < progress < 100 and elapsed > 0:
+    if closed_on is None and progress is not None and 0 < progress < 100 and elapsed > 0:
         forecast = start + timedelta(days=round(elapsed * 100 / progress))
+    finished = closed_on or finish
     return Projection(
         months=round(months, 1),
         planned_finish=finish,
@@ -208,11 +217,12 @@ def calendar_projection(
         hours_pct=round(100 * hours_used / hour_budget, 1) if hour_budget else 0.0,
         elapsed_pct=round(100 * elapsed / length_days, 1) if length_days else 0.0,
         over_budget=hours_used > hour_budget,
-        late_for_fiscal_year=fiscal_year_start is not None and finish > fiscal_year_start,
+        late_for_fiscal_year=fiscal_year_start is not None and finished > fiscal_year_start,
         forecast_finish=forecast,
         forecast_late=(
             forecast is not None and fiscal_year_start is not None and forecast > fiscal_year_start
         ),
+        closed_on=closed_on,
     )
 
 

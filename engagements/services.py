@@ -1338,8 +1338,15 @@ def engagement_state(*, engagement: Engagement) -> EngagementState:
         ).order_by("key")
     )
     options = engagement.options
+    # Each item knows its sub-phase and phase without a query (who may tick it depends on it).
+    phase_by_pk = {p.pk: p for p in phases}
+    subphase_by_pk = {}
+    for s in subphases:
+        s.phase = phase_by_pk[s.phase_id]
+        subphase_by_pk[s.pk] = s
     items_by_sub: dict[int, list[ItemView]] = {}
     for item in items:
+        item.subphase = subphase_by_pk[item.subphase_id]
         state = _state_from(statuses, item.signoff_subject) if item.signoff_subject else ""
         done = state == "approved" if item.signoff_subject else item.done
         items_by_sub.setdefault(item.subphase_id, []).append(

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from engagements import services as engagement_services
-from engagements.access import Capability, engagement_view
+from engagements.access import Capability, engagement_view, maintenance_capabilities, require
 from engagements.models import Engagement
 from handoff import forms, services
 from handoff.models import CalendarFeed, Debrief, HandoffNotes, Hypercare, TrainingSession
@@ -295,7 +295,7 @@ def maintenance(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     occurrences = list(engagement.maintenance_occurrences.select_related("done_by"))
     # The secret link is made with the schedule (or by "make a new link"), not by a page view.
     feed = CalendarFeed.objects.filter(engagement=engagement).first()
-    playbook = engagement_services.playbook_for(engagement)
+    owner = engagement_services.playbook_for(engagement).maintenance_owner_for(engagement.type)
     return render(
         request,
         "handoff/maintenance.html",
@@ -304,7 +304,8 @@ def maintenance(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             occurrences=occurrences,
             today=timezone.localdate(),
             rollout=services.rollout_date(engagement=engagement),
-            owner=playbook.maintenance_owner_for(engagement.type),
+            owner=owner,
+            can_mark_done=engagement.access.can_any(maintenance_capabilities(owner)),
             feed_url=request.build_absolute_uri(reverse("handoff_calendar_feed", args=[feed.token]))
             if feed is not None
             else None,
@@ -314,12 +315,14 @@ def maintenance(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     )
 
 
-@engagement_view(Capability.EDIT)
+@engagement_view(Capability.VIEW)
 @require_POST
 def occurrence_done(
     request: HttpRequest, engagement: Engagement, occurrence_pk: int
 ) -> HttpResponse:
     occurrence = get_object_or_404(engagement.maintenance_occurrences, pk=occurrence_pk)
+    owner = engagement_services.playbook_for(engagement).maintenance_owner_for(engagement.type)
+    require(engagement, maintenance_capabilities(owner))
     form = forms.MaintenanceDoneForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"{occurrence.task}: findings — write down what the check found.")

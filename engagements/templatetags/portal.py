@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 
+from engagements.access import can_tick as access_can_tick
+
 register = template.Library()
 
 
@@ -45,12 +47,8 @@ def as_input(value: Any) -> str:
 
 @register.filter
 def can_tick(item: Any, access: Any) -> bool:
-    """Whether this user may tick the checklist item: customer homework by the customer approver
-    (or the architect), everything else by the architect."""
-    caps = getattr(access, "caps", ())
-    if getattr(item, "owner", "") == "customer":
-        return "customer_input" in caps
-    return "edit" in caps
+    """Whether this user may tick the checklist item (``engagements.access.can_tick``)."""
+    return access_can_tick(access, item)
 
 
 @register.filter

@@ -134,6 +134,7 @@ def _csv(rows) -> HttpResponse:
             "Hour budget",
             "Planned finish",
             "Forecast finish",
+            "Closed on",
             "Fiscal year start",
             "At risk",
             *[c.label for c in dashboard.PROVIDED_COLUMNS],
@@ -161,6 +162,7 @@ def _csv(rows) -> HttpResponse:
                     r.projection.forecast_finish.isoformat()
                     if r.projection.forecast_finish
                     else "",
+                    r.projection.closed_on.isoformat() if r.projection.closed_on else "",
                     e.fiscal_year_start.isoformat() if e.fiscal_year_start else "",
                     "yes" if r.projection.at_risk else "no",
                     *[

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from engagements import services
-from engagements.access import Capability, engagement_view, require
+from engagements.access import Capability, engagement_view, require, tick_capabilities
 from engagements.forms import GateDecisionForm, ItemNoteForm, ReasonForm
 from engagements.models import ChecklistItem, Engagement
 
@@ -20,13 +20,6 @@ def _board_url(engagement: Engagement, number: int) -> str:
         reverse("engagements:phase_board", kwargs={"engagement_pk": engagement.pk})
         + f"?phase={number}"
     )
-
-
-def _can_tick(engagement: Engagement, item: ChecklistItem) -> bool:
-    caps = engagement.access.caps
-    if item.owner == ChecklistItem.Owner.CUSTOMER:
-        return "customer_input" in caps
-    return "edit" in caps
 
 
 @engagement_view(Capability.VIEW)
@@ -74,7 +67,6 @@ def _item_response(
             "selected": phase_view,
             "state": state,
             "phase_closed": phase_view.phase.is_closed,
-            "can_tick": _can_tick(engagement, view.item),
             "decision_form": GateDecisionForm(decisions=phase_view.phase.gate_decisions),
             "conditions": services.playbook_for(engagement).conditions,
         },
@@ -84,13 +76,10 @@ def _item_response(
 @engagement_view(Capability.VIEW)
 @require_POST
 def item_toggle(request: HttpRequest, engagement: Engagement, item_pk: int) -> HttpResponse:
-    item = get_object_or_404(engagement.checklist_items.select_related("subphase"), pk=item_pk)
-    require(
-        engagement,
-        Capability.CUSTOMER_INPUT
-        if item.owner == ChecklistItem.Owner.CUSTOMER
-        else Capability.EDIT,
+    item = get_object_or_404(
+        engagement.checklist_items.select_related("subphase__phase"), pk=item_pk
     )
+    require(engagement, tick_capabilities(item))
     done = request.POST.get("done") == "1"
     try:
         services.checklist_toggle(item=item, done=done, actor=request.user)
@@ -108,13 +97,10 @@ def item_toggle(request: HttpRequest, engagement: Engagement, item_pk: int) -> H
 @engagement_view(Capability.VIEW)
 @require_POST
 def item_note(request: HttpRequest, engagement: Engagement, item_pk: int) -> HttpResponse:
-    item = get_object_or_404(engagement.checklist_items.select_related("subphase"), pk=item_pk)
-    require(
-        engagement,
-        Capability.CUSTOMER_INPUT
-        if item.owner == ChecklistItem.Owner.CUSTOMER
-        else Capability.EDIT,
+    item = get_object_or_404(
+        engagement.checklist_items.select_related("subphase__phase"), pk=item_pk
     )
+    require(engagement, tick_capabilities(item))
     form = ItemNoteForm(request.POST)
     error = ""
     if form.is_valid():

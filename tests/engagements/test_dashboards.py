@@ -419,3 +419,45 @@ def test_the_manager_dashboard_reuses_overviews_until_something_happens(world, c
     assert later[0].days_in_phase == (
         dashboard.engagement_overviews([world.engagement], today=tomorrow)[0].days_in_phase
     )
+
+
+def test_a_closed_engagement_shows_when_it_closed_not_a_forecast(world, client):
+    """Once the last phase closed the calendar has an outcome: the dashboard, the CSV and the
+    engagement page give the closing day beside the plan, no "at this pace" forecast and no
+    "at risk" flag, though the plan ran past a fiscal-year start that is now behind us."""
+    from datetime import timedelta
+
+    from engagements.models import Engagement, Phase
+
+    today = timezone.localdate()
+    # 150 h plan 76 days: started 50 days ago, it was due 26 days from now, after the fiscal
+    # year started (10 days ago); it closed 20 days ago.
+    Engagement.objects.filter(pk__in=[world.engagement.pk, world.other.pk]).update(
+        start_date=today - timedelta(days=50),
+        fiscal_year_start=today - timedelta(days=10),
+        hour_budget=150,
+    )
+    closed_at = timezone.now() - timedelta(days=20)
+    day = timezone.localtime(closed_at).date()
+    Phase.objects.filter(engagement=world.engagement).update(
+        status=Phase.Status.CLOSED, closed_at=closed_at
+    )
+    client.force_login(world.manager)
+    rows = _rows(client.get("/?sort=engagement").content.decode())
+    ours, theirs = (
+        next(r for r in rows.split("<tr")[1:] if f"/engagements/{e.pk}/" in r)
+        for e in (world.engagement, world.other)
+    )
+    assert f"closed</span> {day:%-d %b %Y}" in ours and "at risk" not in ours
+    assert "at this pace" not in ours
+    assert "at risk" in theirs  # still open, planned past the fiscal-year start
+    csv_rows = list(csv.reader(io.StringIO(client.get("/?format=csv").content.decode())))
+    closed_col = csv_rows[0].index("Closed on")
+    by_name = {r[1]: r for r in csv_rows[1:]}
+    assert by_name[world.engagement.name][closed_col] == day.isoformat()
+    assert by_name[world.engagement.name][csv_rows[0].index("At risk")] == "no"
+    assert by_name[world.other.name][closed_col] == ""
+    client.force_login(world.architect)
+    page = client.get(f"/engagements/{world.engagement.pk}/").content.decode()
+    assert f"Closed {day:%-d %b %Y} (planned finish" in page
+    assert "after the fiscal-year start" not in page  # closed before it started

@@ -150,6 +150,35 @@ def test_projection_without_progress_or_fiscal_year():
     assert not projection.late_for_fiscal_year
 
 
+def test_closed_engagement_has_an_outcome_not_a_risk():
+    """Once every phase is closed, time stops on the closing day: no forecast, elapsed counted
+    to that day, nothing at risk; whether it closed after the fiscal-year start is a fact."""
+    common = dict(hour_budget=150, hours_used=170, start=date(2026, 1, 5), **SEED_RULE)
+    open_ = calendar_projection(
+        today=date(2026, 5, 1), fiscal_year_start=date(2026, 3, 1), progress=90, **common
+    )
+    assert open_.at_risk and open_.forecast_finish is not None and open_.closed_on is None
+    closed = calendar_projection(
+        today=date(2026, 12, 1),
+        fiscal_year_start=date(2026, 3, 1),
+        progress=100,
+        closed_on=date(2026, 2, 20),
+        **common,
+    )
+    assert closed.closed_on == date(2026, 2, 20)
+    assert closed.forecast_finish is None and not closed.forecast_late
+    assert closed.elapsed_pct == pytest.approx(100 * 46 / 76, abs=0.1)  # to 20 Feb, not 1 Dec
+    assert not closed.late_for_fiscal_year  # closed before 1 Mar, though planned after it
+    assert closed.over_budget and not closed.at_risk
+    late = calendar_projection(
+        today=date(2026, 12, 1),
+        fiscal_year_start=date(2026, 3, 1),
+        closed_on=date(2026, 4, 2),
+        **common,
+    )
+    assert late.late_for_fiscal_year and not late.at_risk
+
+
 def test_weighted_progress():
     weights = {"strategy": 40, "engineering": 30, "enablement": 20, "handoff": 10}
     assert weighted_progress(weights, {"strategy": 1.0, "engineering": 0.5}) == 55.0

@@ -96,6 +96,32 @@ def test_the_customer_approver_ticks_customer_homework_only(world, client):
     assert homework.done
 
 
+def test_the_engineer_ticks_the_engineering_phase_only(world, client):
+    """The engineer builds the routing (SPEC §1): the Engineering phase's items are theirs to
+    tick, with their tick boxes on the board; the other phases' items stay the architect's."""
+    client.force_login(world.engineer)
+    build = _item(world, "2c.flow")
+    html = client.get(_board(world, 2)).content.decode()
+    assert _toggle_url(world, build) in html
+    assert client.post(_toggle_url(world, build), {"done": "1"}, **HX).status_code == 200
+    build.refresh_from_db()
+    assert build.done and build.done_by == world.engineer
+    note = client.post(_toggle_url(world, build, "note"), {"note": "Flow v3 deployed"}, **HX)
+    assert note.status_code == 200
+    build.refresh_from_db()
+    assert build.note == "Flow v3 deployed"
+    strategy = _item(world, "1a.b.crm")
+    assert _toggle_url(world, strategy) not in client.get(_board(world, 1)).content.decode()
+    assert client.post(_toggle_url(world, strategy), {"done": "1"}, **HX).status_code == 403
+    strategy.refresh_from_db()
+    assert not strategy.done
+    for role in ("ops", "manager", "customer"):
+        client.force_login(getattr(world, role))
+        assert client.post(_toggle_url(world, build), {"done": "0"}, **HX).status_code == 403
+    build.refresh_from_db()
+    assert build.done
+
+
 def test_a_signed_item_cannot_be_ticked(world, client):
     client.force_login(world.architect)
     item = _item(world, "1d.dad")

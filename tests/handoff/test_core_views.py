@@ -275,6 +275,33 @@ def test_maintenance_page_generates_and_marks_done(world, login):
     assert not other.done and not other.findings
 
 
+@pytest.mark.parametrize("kind", ["single_project", "dedicated"])
+def test_the_customer_marks_maintenance_done_when_they_own_it(world, login, kind):
+    """Seed 000: a single project hands maintenance to the customer, a dedicated engagement
+    keeps it with the architect — so the customer approver marks checks done only in the first;
+    the viewer, engineer and ops never do."""
+    world.engagement.type = kind
+    world.engagement.save(update_fields=["type"])
+    services.hypercare_rollout_set(
+        engagement=world.engagement, rollout=date(2026, 1, 15), actor=None
+    )
+    services.maintenance_generate(engagement=world.engagement, actor=None)
+    occurrence = MaintenanceOccurrence.objects.filter(engagement=world.engagement).first()
+    done_url = _url("occurrence_done", world.engagement, occurrence.pk)
+    data = {"findings": "Loading review: 12 new accounts, all routed."}
+    for role in ("viewer", "engineer", "ops"):
+        assert login(getattr(world, role)).post(done_url, data).status_code == 403
+    customer = login(world.customer)
+    page = customer.get(_url("maintenance", world.engagement)).content.decode()
+    owns = kind == "single_project"
+    assert (done_url in page) is owns
+    assert customer.post(done_url, data).status_code == (302 if owns else 403)
+    occurrence.refresh_from_db()
+    assert occurrence.done is owns
+    if owns:
+        assert occurrence.done_by == world.customer and occurrence.findings == data["findings"]
+
+
 def test_calendar_feed_needs_no_login_and_a_wrong_token_is_404(world, client):
     services.hypercare_rollout_set(
         engagement=world.engagement, rollout=date(2026, 1, 15), actor=None
