@@ -23,7 +23,8 @@ TERM_KINDS = ("alignment", "glossary")
 DOCUMENT_KINDS = ("working", "deliverable", "technical", "package")
 PLACEHOLDER_FORMATS = ("usd", "number", "text")
 # Events the portal sends (``engagements.services.checklist_mark_event``) that an item may name;
-# besides these, "meeting_held:<meeting type>[:n]" and "training_delivered:<training type>".
+# besides these, "meeting_held:<meeting type>[:n]", "training_delivered:<training type>" and
+# "package_document:<document slug>" (a documentation package delivered that playbook document).
 FIXED_EVENTS = (
     "intake_submitted",
     "intake_customer_list",
@@ -362,7 +363,17 @@ def parse_playbook(data: Any) -> Playbook:
                 minutes=int(minutes) if minutes is not None else None,
             )
         )
-    phases = _phases(r, root, conditions, meeting_slugs, {t.slug for t in training})
+    documents = _documents(r, root)
+    phases = _phases(
+        r,
+        root,
+        conditions,
+        _EventSlugs(
+            meetings=meeting_slugs,
+            trainings={t.slug for t in training},
+            documents={d.slug for d in documents},
+        ),
+    )
     phase_slugs = [p.slug for p in phases]
     subphase_codes = {s.code for p in phases for s in p.subphases}
     for index, meeting in enumerate(meeting_types):
@@ -415,7 +426,6 @@ def parse_playbook(data: Any) -> Playbook:
     retention_raw = r.obj(root.get("retention_paths", {}), "retention_paths")
     retention = {key: r.texts(retention_raw, key, "retention_paths") for key in retention_raw}
 
-    documents = _documents(r, root)
     profiles = _profiles(r, root, phase_slugs)
     calendar = _calendar(r, root)
     timeline = []
@@ -452,32 +462,41 @@ def parse_playbook(data: Any) -> Playbook:
     )
 
 
-def _check_event(
-    r: _Reader, event: str, path: str, meeting_slugs: set[str], training_slugs: set[str]
-) -> None:
+@dataclass(frozen=True)
+class _EventSlugs:
+    """What an item's event may name: meeting types, training types, playbook documents."""
+
+    meetings: set[str]
+    trainings: set[str]
+    documents: set[str]
+
+
+def _check_event(r: _Reader, event: str, path: str, slugs: _EventSlugs) -> None:
     if event in FIXED_EVENTS:
         return
     parts = event.split(":")
     if parts[0] == "training_delivered" and len(parts) == 2:
-        if parts[1] not in training_slugs:
+        if parts[1] not in slugs.trainings:
             r.fail(path, f"unknown training type {parts[1]!r}")
+        return
+    if parts[0] == "package_document" and len(parts) == 2:
+        if parts[1] not in slugs.documents:
+            r.fail(path, f"unknown document {parts[1]!r} (not in the template's documents)")
         return
     if parts[0] != "meeting_held" or len(parts) not in (2, 3):
         r.fail(
             path,
-            f"{event!r} must be {', '.join(FIXED_EVENTS)}, meeting_held:<type>[:n] or "
-            "training_delivered:<training type>",
+            f"{event!r} must be {', '.join(FIXED_EVENTS)}, meeting_held:<type>[:n], "
+            "training_delivered:<training type> or package_document:<document>",
         )
         return
-    if parts[1] not in meeting_slugs:
+    if parts[1] not in slugs.meetings:
         r.fail(path, f"unknown meeting type {parts[1]!r}")
     if len(parts) == 3 and not (parts[2].isdigit() and int(parts[2]) >= 1):
         r.fail(path, f"{parts[2]!r} must be a meeting count (1, 2, …)")
 
 
-def _phases(
-    r: _Reader, root: dict, conditions: dict, meeting_slugs: set[str], training_slugs: set[str]
-) -> list[Phase]:
+def _phases(r: _Reader, root: dict, conditions: dict, event_slugs: _EventSlugs) -> list[Phase]:
     phases = []
     keys: set[str] = set()
     codes: set[str] = set()
@@ -550,7 +569,7 @@ def _phases(
                         r.fail(f"{i_path}.signoff", f"{signoff!r} is not a sign-off subject")
                     event = r.text(i_raw, "event", i_path, required=False)
                     if event:
-                        _check_event(r, event, f"{i_path}.event", meeting_slugs, training_slugs)
+                        _check_event(r, event, f"{i_path}.event", event_slugs)
                     if signoff and event:
                         r.fail(i_path, "an item is done by a sign-off or by an event, not both")
                     items.append(

@@ -15,6 +15,11 @@ whatever the dead build left is removed by ``package_leftovers_remove`` — at t
 build and by ``package_build_lost``, which ``HandoffConfig.ready`` registers with
 ``engagements.tracking.on_job_lost`` so the sweep that fails the job cleans up at once.
 
+A recorded version ticks the Handoff checklist's 4c "Documentation package delivered" items of
+the playbook documents it delivered (``handoff.documents.delivered``; event
+``package_document:<playbook document>``), in the transaction that records it. A document that
+only says what is still missing (no approved map, a definition not signed …) ticks nothing.
+
 Versions: v1, v2 … per engagement. A build when the data changed since the latest version makes
 a new version. A build when nothing changed (same ``package_data_version``) returns the latest
 version and makes none — unless ``force=True`` (e.g. after a template change), which makes a new
@@ -48,8 +53,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from engagements.models import Engagement, Job, User
-from engagements.services import activity_record
-from handoff.documents import DOCUMENTS, PdfDocument, filename
+from engagements.services import activity_record, checklist_mark_event
+from handoff.documents import DOCUMENTS, PdfDocument, delivered, filename
 from handoff.documents.schedule_start import maintenance_start
 from handoff.documents.sources import Sources
 from handoff.package_models import DocumentPackage
@@ -105,7 +110,8 @@ def package_data_version(*, engagement: Engagement) -> str:
     (``territories.design.data_version``), the approved run and its edits, the growth plan and
     hires, tier rules, assumptions, definitions, every sign-off, the territory object's
     version, QA runs and audits, the maintenance start date and the stored schedule (occurrences,
-    and when the last was marked done). About a dozen aggregate
+    and when the last was marked done), the training sessions and the support contacts' names
+    and emails. About a dozen aggregate
     queries, independent of the number of accounts beyond the one count in ``data_version``."""
     from engagements.models import Assumption, DefinitionTerm, SignoffRecord, SignoffVersion
     from routing.models import QARun, RoutingAudit
@@ -138,6 +144,13 @@ def package_data_version(*, engagement: Engagement) -> str:
         # The Maintenance Schedule prints the stored occurrences and the findings of done ones.
         agg(engagement.maintenance_occurrences.all(), "due"),
         agg(engagement.maintenance_occurrences.filter(done=True), "done_at"),
+        # Its support contacts and training recordings (delivered sessions, recording links).
+        sorted(
+            engagement.memberships.values_list(
+                "role", "user__first_name", "user__last_name", "user__email"
+            )
+        ),
+        agg(engagement.training_sessions.all(), "updated_at"),
     ]
     blob = json.dumps(parts, default=str, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -339,6 +352,7 @@ def _build(
     work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=folder))
     final: Path | None = None
     timings: dict[str, float] = {}
+    delivering: dict[str, tuple[str, ...]] = {}  # document slug: the playbook documents it is
     try:
         files = []
         total = len(DOCUMENTS)
@@ -354,8 +368,10 @@ def _build(
                     path.write_bytes(render_pdf(doc.template, context, fetcher=fetcher))
                     if fetcher.refused:
                         log.warning("%s: refused %d URL(s)", doc.title, len(fetcher.refused))
+                    delivering[doc.slug] = delivered(doc, context)
                 else:
                     doc.write(src, path)
+                    delivering[doc.slug] = delivered(doc, None)
             except Exception as exc:
                 raise PackageError(
                     f"Rendering {doc.title} ({index}/{total}) failed: "
@@ -395,6 +411,11 @@ def _build(
             raise PackageError(f"{final.name} already exists; another build made v{version}.")
         os.replace(partial, final)
         seconds = time.perf_counter() - started
+        delivers: dict[str, str] = {}  # playbook document: the title of the file delivering it
+        for doc in DOCUMENTS:
+            for slug in delivering[doc.slug]:
+                delivers.setdefault(slug, doc.title)
+        builder = actor if actor is not None and actor.is_authenticated else None
         with transaction.atomic():
             Engagement.objects.select_for_update().filter(pk=engagement.pk).first()
             if engagement.document_packages.filter(version=version).exists():
@@ -408,7 +429,7 @@ def _build(
                 sha256=_sha256(final),
                 manifest=manifest,
                 built_at=built_at,
-                built_by=actor if actor is not None and actor.is_authenticated else None,
+                built_by=builder,
                 seconds=round(seconds, 2),
                 job=job,
             )
@@ -419,6 +440,14 @@ def _build(
                 summary=f"Documentation package v{version} built ({len(files)} files)",
                 data={"package": package.pk, "version": version},
             )
+            # Seed 000, 4c "Documentation package delivered": one item per playbook document.
+            for slug, title in delivers.items():
+                checklist_mark_event(
+                    engagement=engagement,
+                    event=f"package_document:{slug}",
+                    actor=builder,
+                    note=f"Documentation package v{version}: {title}",
+                )
         final = None  # recorded: keep it
         progress(100, f"Package v{version} ready")
         return PackageResult(package, True, seconds, _peak_rss_mb(), timings)

@@ -5,6 +5,7 @@ every example, name, number and date in them comes from the engagement's data.""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from engagements.models import Role
 from handoff.documents.sources import Sources
@@ -302,10 +303,58 @@ def _owner_label(src: Sources, role: str) -> str:
     return role
 
 
+def _trainings(src: Sources) -> dict[str, Any]:
+    """The training sessions for the "Training recordings" section: each delivered one with its
+    recording link, the delivered ones without a recording, and the ones still to deliver."""
+    from handoff.models import TrainingSession
+
+    sessions = list(
+        TrainingSession.objects.filter(engagement=src.engagement)
+        .exclude(state=TrainingSession.State.CANCELLED)
+        .order_by("position", "id")
+    )
+    delivered = [
+        {
+            "audience": s.audience,
+            "day": s.day,
+            "url": s.recording_url,
+            # Clickable in the PDF only when it is a web address; shown as text either way.
+            "link": s.recording_url
+            if urlsplit(s.recording_url).scheme in ("http", "https")
+            else "",
+        }
+        for s in sessions
+        if s.state == TrainingSession.State.DELIVERED
+    ]
+    return {
+        "trainings": delivered,
+        "without_recording": [t["audience"] for t in delivered if not t["url"]],
+        "to_deliver": [
+            {"audience": s.audience, "state": s.get_state_display().lower(), "day": s.day}
+            for s in sessions
+            if s.state != TrainingSession.State.DELIVERED
+        ],
+    }
+
+
+def maintenance_also_delivers(context: dict[str, Any]) -> tuple[str, ...]:
+    """The playbook documents the Maintenance Schedule carries besides itself: the support
+    contact info when it lists someone, and all training video recordings once at least one
+    session was delivered and every delivered session has its recording link."""
+    out = []
+    if context["contacts"]:
+        out.append("support-contact")
+    if context["trainings"] and not context["without_recording"]:
+        out.append("training-recordings")
+    return tuple(out)
+
+
 def maintenance(src: Sources) -> dict[str, Any]:
     """The schedule as stored (``maintenance_generate``): every occurrence with what was found
     on the done ones, and, for a dedicated engagement, the refinement check-in and its reminder.
-    Before the schedule is generated, the dates it will have, said as such."""
+    Before the schedule is generated, the dates it will have, said as such. With it, whom to
+    call (the engagement's architects and engineers, and the maintenance owner) and the
+    recordings of the delivered training sessions."""
     from handoff import services
     from handoff.models import MaintenanceOccurrence
     from handoff.schedule import occurrences
@@ -374,10 +423,12 @@ def maintenance(src: Sources) -> dict[str, Any]:
     return {
         "sections": [
             ("owner", "Who owns maintenance"),
+            ("support", "Support contacts"),
             ("cadences", "Tasks by cadence"),
             ("triggers", "Refinement triggers"),
             ("done", "Checks done and what they found"),
             ("calendar", "Dated occurrences, twelve months from rollout"),
+            ("recordings", "Training recordings"),
         ],
         "owner": owner,
         "start": start,
@@ -391,4 +442,7 @@ def maintenance(src: Sources) -> dict[str, Any]:
         "checkin": path.checkin,
         "reminder": path.reminder,
         "architect_role": Role.ARCHITECT.label,
+        "contacts": src.contacts,
+        "has_architect": any(c["role"] == Role.ARCHITECT.label for c in src.contacts),
+        **_trainings(src),
     }

@@ -36,6 +36,27 @@ class Sources:
             out.setdefault(m.role, []).append(m.user.get_full_name() or m.user.username)
         return out
 
+    @cached_property
+    def contacts(self) -> list[dict[str, str]]:
+        """The consultancy's people on the engagement, architects first, then engineers, with
+        the email address their portal account has ("" when it has none)."""
+        rows = (
+            Membership.objects.filter(
+                engagement=self.engagement, role__in=(Role.ARCHITECT, Role.ENGINEER)
+            )
+            .select_related("user")
+            .order_by("user__last_name", "user__first_name", "user__username")
+        )
+        order = {Role.ARCHITECT: 0, Role.ENGINEER: 1}
+        return [
+            {
+                "role": Role(m.role).label,
+                "name": m.user.get_full_name() or m.user.username,
+                "email": m.user.email,
+            }
+            for m in sorted(rows, key=lambda m: order[m.role])
+        ]
+
     def names(self, role: Role) -> str:
         people = self.members.get(role, [])
         return ", ".join(people)

@@ -153,6 +153,20 @@ def test_signed_items_point_at_signoff_subjects(playbook):
     assert signed["2d.customer"] == "engineering_qa"
 
 
+def test_every_documentation_package_item_is_ticked_by_its_playbook_document(playbook):
+    # 4c "Documentation package delivered": each item names the playbook document whose
+    # delivery in a package ticks it (handoff.package, event package_document:<slug>).
+    items = _group(playbook, "4c", "Documentation package delivered").items
+    documents = {d.slug for d in playbook.documents}
+    events = {i.key: i.event for i in items}
+    assert all(e.startswith("package_document:") for e in events.values()), events
+    assert {e.split(":", 1)[1] for e in events.values()} <= documents
+    assert events["4c.doc.hierarchy"] == "package_document:territory-hierarchy-document"
+    assert events["4c.doc.videos"] == "package_document:training-recordings"
+    assert events["4c.doc.support"] == "package_document:support-contact"
+    assert len(set(events.values())) == len(items) == 12  # one document per item
+
+
 def test_meeting_types_and_agendas(playbook):
     slugs = [m.slug for m in playbook.meeting_types]
     for slug in (
@@ -240,6 +254,18 @@ def test_terms_glossary_maintenance_and_documents(playbook):
                 event="training_delivered:yoga"
             ),
             "unknown training type 'yoga'",
+        ),
+        (
+            lambda d: d["phases"][3]["subphases"][2]["groups"][1]["items"][0].update(
+                event="package_document:sales-deck"
+            ),
+            "phases[3].subphases[2].groups[1].items[0].event: unknown document 'sales-deck'",
+        ),
+        (
+            lambda d: d["phases"][0]["subphases"][0]["groups"][0]["items"][0].update(
+                event="package_document:faq:2"
+            ),
+            "'package_document:faq:2' must be intake_submitted",
         ),
         (
             lambda d: d["phases"][0]["subphases"][0]["groups"][0]["items"][0].update(
