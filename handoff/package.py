@@ -56,7 +56,7 @@ from engagements.models import Engagement, Job, User
 from engagements.services import activity_record, checklist_mark_event
 from handoff.documents import DOCUMENTS, PdfDocument, delivered, filename
 from handoff.documents.schedule_start import maintenance_start
-from handoff.documents.sources import Sources
+from handoff.documents.sources import SUPPORT_ROLES, Sources
 from handoff.package_models import DocumentPackage
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def package_data_version(*, engagement: Engagement) -> str:
         agg(engagement.maintenance_occurrences.filter(done=True), "done_at"),
         # Its support contacts and training recordings (delivered sessions, recording links).
         sorted(
-            engagement.memberships.values_list(
+            engagement.memberships.filter(role__in=SUPPORT_ROLES).values_list(
                 "role", "user__first_name", "user__last_name", "user__email"
             )
         ),

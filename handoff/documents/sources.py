@@ -16,6 +16,9 @@ from django.utils import timezone
 
 from engagements.models import Engagement, Membership, Role
 
+# Who the Maintenance Schedule lists as support contacts (the consultancy's people on it).
+SUPPORT_ROLES = (Role.ARCHITECT, Role.ENGINEER)
+
 
 class Sources:
     def __init__(self, engagement: Engagement) -> None:
@@ -41,9 +44,7 @@ class Sources:
         """The consultancy's people on the engagement, architects first, then engineers, with
         the email address their portal account has ("" when it has none)."""
         rows = (
-            Membership.objects.filter(
-                engagement=self.engagement, role__in=(Role.ARCHITECT, Role.ENGINEER)
-            )
+            Membership.objects.filter(engagement=self.engagement, role__in=SUPPORT_ROLES)
             .select_related("user")
             .order_by("user__last_name", "user__first_name", "user__username")
         )

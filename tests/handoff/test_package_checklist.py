@@ -254,3 +254,16 @@ def test_only_a_web_address_becomes_a_link_in_the_pdf(packaged, monkeypatch):
     ]
     assert "https://video.example/lead" in uris and "javascript:alert(1)" not in uris
     assert "javascript:alert(1)" in " ".join(pdf_text(files["01-maintenance-schedule.pdf"]).split())
+
+
+def test_support_contacts_in_the_data_version_are_the_consultancys_people_only(world):
+    """A new architect or engineer changes the Maintenance Schedule's contacts (a new package
+    version); a customer viewer joining changes nothing in the package."""
+    from engagements.models import Role
+    from tests.factories import make_membership, make_user
+
+    before = package.package_data_version(engagement=world.engagement)
+    make_membership(world.engagement, make_user("viewer2", org=world.org_a), Role.CUSTOMER_VIEWER)
+    assert package.package_data_version(engagement=world.engagement) == before
+    make_membership(world.engagement, make_user("engineer2"), Role.ENGINEER)
+    assert package.package_data_version(engagement=world.engagement) != before
