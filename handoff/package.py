@@ -52,7 +52,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from engagements.models import Engagement, Job, User
+from engagements.models import Engagement, Job, Role, User
 from engagements.services import activity_record, checklist_mark_event
 from handoff.documents import DOCUMENTS, PdfDocument, delivered, filename
 from handoff.documents.schedule_start import maintenance_start
@@ -110,8 +110,8 @@ def package_data_version(*, engagement: Engagement) -> str:
     (``territories.design.data_version``), the approved run and its edits, the growth plan and
     hires, tier rules, assumptions, definitions, every sign-off, the territory object's
     version, QA runs and audits, the maintenance start date and the stored schedule (occurrences,
-    and when the last was marked done), the training sessions and the support contacts' names
-    and emails. About a dozen aggregate
+    and when the last was marked done), the training sessions, and the names (and emails) of the
+    architects, engineers and customer approvers the documents print. About a dozen aggregate
     queries, independent of the number of accounts beyond the one count in ``data_version``."""
     from engagements.models import Assumption, DefinitionTerm, SignoffRecord, SignoffVersion
     from routing.models import QARun, RoutingAudit
@@ -139,16 +139,16 @@ def package_data_version(*, engagement: Engagement) -> str:
         agg(QARun.objects.filter(engagement=engagement), "created_at"),
         agg(RoutingAudit.objects.filter(engagement=engagement), "finished_at"),
         agg(engagement.named_overrides.all(), "pk"),
-        agg(engagement.memberships.all(), "pk", "role"),
         str(maintenance_start(engagement)[0]),
         # The Maintenance Schedule prints the stored occurrences and the findings of done ones.
         agg(engagement.maintenance_occurrences.all(), "due"),
         agg(engagement.maintenance_occurrences.filter(done=True), "done_at"),
-        # Its support contacts and training recordings (delivered sessions, recording links).
+        # The people the documents name: the support contacts (name, email) and the approvers
+        # (a customer viewer joining changes no document). Then the training recordings.
         sorted(
-            engagement.memberships.filter(role__in=SUPPORT_ROLES).values_list(
-                "role", "user__first_name", "user__last_name", "user__email"
-            )
+            engagement.memberships.filter(
+                role__in=(*SUPPORT_ROLES, Role.CUSTOMER_APPROVER)
+            ).values_list("role", "user__first_name", "user__last_name", "user__email")
         ),
         agg(engagement.training_sessions.all(), "updated_at"),
     ]

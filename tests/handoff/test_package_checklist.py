@@ -256,7 +256,7 @@ def test_only_a_web_address_becomes_a_link_in_the_pdf(packaged, monkeypatch):
     assert "javascript:alert(1)" in " ".join(pdf_text(files["01-maintenance-schedule.pdf"]).split())
 
 
-def test_support_contacts_in_the_data_version_are_the_consultancys_people_only(world):
+def test_the_data_version_counts_the_people_the_documents_name(world):
     """A new architect or engineer changes the Maintenance Schedule's contacts (a new package
     version); a customer viewer joining changes nothing in the package."""
     from engagements.models import Role
