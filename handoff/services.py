@@ -951,7 +951,10 @@ def sensitive_territories(*, engagement: Engagement, limit: int = 50) -> Sensiti
     if run is None:
         return Sensitive([], [], [], "", None)
     key = (
-        f"handoff:sensitive:{engagement.pk}:{run.pk}:{run.edited_at}:"
+        # No spaces in a cache key (memcached refuses them; Django warns): the edit time as a
+        # timestamp.
+        f"handoff:sensitive:{engagement.pk}:{run.pk}:"
+        f"{run.edited_at.timestamp() if run.edited_at else ''}:"
         f"{data_version(engagement=engagement)}:{limit}"
     )
     try:
