@@ -16,24 +16,8 @@ from django.utils import timezone
 
 from engagements.models import ActivityEvent, ChecklistItem, GateDecision, Phase, SignoffRecord
 from engagements.services import engagement_state, signoff_latest, signoff_state
-from handoff import documents, package, services
+from handoff import package, services
 from handoff.models import HypercareIssue, TrainingSession
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def small_docs(monkeypatch):
-    """Only the FAQ and the territory assignment: a real package, built quickly."""
-    monkeypatch.setattr(
-        package,
-        "DOCUMENTS",
-        tuple(d for d in documents.DOCUMENTS if d.slug in ("faq", "territory-assignments")),
-    )
 
 
 @pytest.fixture

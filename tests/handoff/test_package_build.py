@@ -108,17 +108,6 @@ def packaged_world(world):
     return SimpleNamespace(**world.__dict__, run=run)
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def packaged(world, media):
-    return packaged_world(world)
-
-
 def only(monkeypatch, *slugs: str) -> None:
     """Build only these documents (tests of versions and failures need not render all)."""
     monkeypatch.setattr(

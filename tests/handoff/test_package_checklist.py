@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from engagements.playbook import parse_playbook
 from engagements.services import PLAYBOOK_FILE, playbook_default_data
 from handoff import documents, package
 from handoff import services as handoff
-from tests.handoff.test_package_build import only, packaged_world, pdf_text, read_zip
+from tests.handoff.test_package_build import only, pdf_text, read_zip
 
 DOC_ITEMS = {
     "4c.doc.map",
@@ -28,17 +26,6 @@ DOC_ITEMS = {
     "4c.doc.maintenance",
     "4c.doc.support",
 }
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def packaged(world, media):
-    return packaged_world(world)
 
 
 def _done(engagement) -> set[str]:

@@ -11,24 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from engagements.models import Job
-from handoff import documents, package
+from handoff import package
 from handoff.package_models import DocumentPackage
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def small_docs(monkeypatch):
-    """Only the FAQ and the territory assignment: enough to exercise build, zip and download."""
-    monkeypatch.setattr(
-        package,
-        "DOCUMENTS",
-        tuple(d for d in documents.DOCUMENTS if d.slug in ("faq", "territory-assignments")),
-    )
 
 
 def url(engagement, path=""):
